@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make run` (install + default study) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CONFIG ?= config/config.yaml
+STUDY  ?= default
+CORES  ?= all
+
+.PHONY: run test install lint dry-run clean
+
+run: $(VENV)/.installed
+	$(BIN)/snakemake --configfile $(CONFIG) --cores $(CORES) --rerun-incomplete
+	$(BIN)/snakemake --configfile $(CONFIG) --cores 1 --report results/$(STUDY)/report.html
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+install: $(VENV)/.installed
+
+# torch is pinned in pyproject.toml: unpinned it would pull GBs of CUDA wheels on a CPU machine.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+lint: $(VENV)/.installed
+	$(BIN)/snakemake --lint
+
+dry-run: $(VENV)/.installed
+	$(BIN)/snakemake --configfile $(CONFIG) -n --quiet rules
+
+clean:
+	rm -rf results/$(STUDY) .snakemake

@@ -1,0 +1,30 @@
+"""Stage 5: per-class test metrics of a seed group's dense and fine-tuned models (sections 4-5)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from recall_distortion.atomic import write_parquet
+from recall_distortion.datasets import DATASETS
+from recall_distortion.device import claim_device
+from recall_distortion.evaluation import DENSE, evaluate as evaluate_model, recall_rows
+from recall_distortion.stages.files import load_checkpoint, load_splits_as_tensors, new_model
+
+
+def evaluate(data, dense, finetuned: list, output, *, dataset: str, model: str, methods: list[str], input_size: int) -> None:
+    """Write the long recall table (evaluation module's columns) of the group: method "dense" at ratio 1."""
+    num_classes = DATASETS[dataset].num_classes
+    checkpoints = [(DENSE, {1.0: entry}, seed) for seed, entry in load_checkpoint(dense)["seeds"].items()]
+    for method, path in zip(methods, finetuned, strict=True):
+        checkpoints += [(method, per_ratio, seed) for seed, per_ratio in load_checkpoint(path)["seeds"].items()]
+    tables = []
+    with claim_device() as device:
+        (x, y), = load_splits_as_tensors(data, dataset, input_size, device, splits=("test",)).values()
+        net = new_model(dataset, model, input_size, device)
+        for method, per_ratio, seed in checkpoints:
+            for ratio, entry in per_ratio.items():
+                net.load_state_dict(entry["state"])
+                table = evaluate_model(net, x, y, num_classes)
+                tables.append(recall_rows(table, dataset=dataset, model=model, method=method, seed=seed, ratio=float(ratio)))
+    write_parquet(pd.concat(tables, ignore_index=True), output)
+

@@ -1,0 +1,55 @@
+"""The files stages hand each other: prepared splits, checkpoints, epoch logs; and rebuilding models."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from recall_distortion.atomic import write_text
+from recall_distortion.datasets import DATASETS, to_float_tensor
+from recall_distortion.models import build_model
+
+SPLITS = ("train", "val", "test")
+
+
+def setup_job(log_path: str | os.PathLike, threads: int = 1) -> None:
+    """Route the package's logging to the rule's log file and cap torch's CPU threads at the job's share."""
+    logging.basicConfig(
+        filename=log_path, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
+    )
+    torch.set_num_threads(threads)
+
+
+def load_splits_as_tensors(path, dataset: str, input_size: int, device, splits=SPLITS) -> dict:
+    """Prepared uint8 splits -> {split: (normalized float images, int64 labels)} on ``device``."""
+    spec = DATASETS[dataset]
+    with np.load(path) as arrays:
+        return {
+            split: (
+                to_float_tensor(arrays[f"x_{split}"], spec, input_size, device),
+                torch.as_tensor(arrays[f"y_{split}"], dtype=torch.int64, device=device),
+            )
+            for split in splits
+        }
+
+
+def new_model(dataset: str, model: str, input_size: int, device) -> torch.nn.Module:
+    """An untrained model shaped for the dataset (classes, channels) and input size."""
+    spec = DATASETS[dataset]
+    return build_model(model, spec.num_classes, spec.channels, input_size).to(device)
+
+
+def load_checkpoint(path) -> dict:
+    """A checkpoint dict written by a stage (tensors mapped to the CPU)."""
+    return torch.load(Path(path), map_location="cpu", weights_only=False)
+
+
+def write_epoch_log(frames, path) -> None:
+    """Concatenate per-model epoch logs (long format) into one tab-separated file, atomically."""
+    import pandas as pd
+
+    write_text(pd.concat(frames, ignore_index=True).to_csv(sep="\t", index=False), path)

@@ -1,0 +1,38 @@
+rule evaluate:
+    """Per-class test metrics of the dense and every fine-tuned model of one seed group."""
+    input:
+        data=f"{RESULTS}/data/{{dataset}}.npz",
+        dense=f"{group_dir()}/dense.pt",
+        finetuned=finetuned_checkpoints,
+    output:
+        f"{group_dir()}/recall.parquet",
+    params:
+        methods=experiment_methods,
+        input_size=model_input_size,
+        code=code_version("datasets.py", "models", "evaluation.py", "device.py", "stages/evaluate.py"),
+    log:
+        f"{RESULTS}/logs/evaluate/{{dataset}}/{{model}}/seeds{{group}}.log",
+    threads: 1
+    resources:
+        gpu=1,
+    conda:
+        ENV
+    script:
+        "../scripts/evaluate.py"
+
+
+rule aggregate:
+    """One long recall table for the study and alpha per (dataset, model, method, ratio, seed) (section 5)."""
+    input:
+        group_recall_tables,
+    output:
+        recall=f"{RESULTS}/recall.parquet",
+        alpha=f"{RESULTS}/alpha.parquet",
+    params:
+        code=code_version("metrics.py", "stages/aggregate.py"),
+    log:
+        f"{RESULTS}/logs/aggregate.log",
+    conda:
+        ENV
+    script:
+        "../scripts/aggregate.py"

@@ -1,0 +1,21 @@
+rule train_dense:
+    """Train one dense model per seed; keep the epoch with the lowest validation loss (section 6.1)."""
+    input:
+        data=f"{RESULTS}/data/{{dataset}}.npz",
+    output:
+        checkpoint=f"{group_dir()}/dense.pt",
+        log=f"{group_dir()}/dense_log.tsv",
+    params:
+        hparams=train_hparams,
+        input_size=model_input_size,
+        resume_dir=f"{RESULTS}/.resume",
+        code=code_version("datasets.py", "models", "training.py", "device.py", "stages/train.py"),
+    log:
+        f"{RESULTS}/logs/train_dense/{{dataset}}/{{model}}/seeds{{group}}.log",
+    threads: 1
+    resources:
+        gpu=1,
+    conda:
+        ENV
+    script:
+        "../scripts/train_dense.py"

@@ -1,0 +1,14 @@
+from recall_distortion.stages.evaluate import evaluate
+from recall_distortion.stages.files import setup_job
+
+setup_job(snakemake.log[0], snakemake.threads)
+evaluate(
+    snakemake.input.data,
+    snakemake.input.dense,
+    list(snakemake.input.finetuned),
+    snakemake.output[0],
+    dataset=snakemake.wildcards.dataset,
+    model=snakemake.wildcards.model,
+    methods=snakemake.params.methods,
+    input_size=snakemake.params.input_size,
+)

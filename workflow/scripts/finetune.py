@@ -1,0 +1,18 @@
+from recall_distortion.stages.files import setup_job
+from recall_distortion.stages.finetune import finetune
+
+setup_job(snakemake.log[0], snakemake.threads)
+finetune(
+    snakemake.input.data,
+    snakemake.input.dense,
+    snakemake.input.masks,
+    snakemake.output.checkpoint,
+    snakemake.output.log,
+    dataset=snakemake.wildcards.dataset,
+    model=snakemake.wildcards.model,
+    method=snakemake.wildcards.method,
+    input_size=snakemake.params.input_size,
+    hparams=snakemake.params.hparams,
+    resume_dir=snakemake.params.resume_dir,
+    code=snakemake.params.code,
+)
