@@ -1,6 +1,8 @@
 # Recall distortion under network pruning: dataset -> dense training -> prune -> fine-tune ->
 # per-class recall -> alpha -> tables, figures, summary. See README.md for how to run it.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from recall_distortion.config import check_config
 
 min_version("9.0")
 
@@ -8,7 +10,7 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"

@@ -26,6 +26,31 @@ class Experiment:
     ratios: dict  # method -> tuple of ratios, sorted
 
 
+def check_config(config: dict, schema_path) -> None:
+    """Validate a study config before any job runs: schema (with defaults filled in), then names and ratios.
+
+    Schema errors are reported one line each, as ``key.path: problem``, instead of jsonschema's dump
+    of the whole schema.
+    """
+    import jsonschema
+    import yaml
+    from snakemake.utils import validate
+
+    schema = yaml.safe_load(open(schema_path))
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{_key_path(error.absolute_path)}: {error.message}" for error in errors]
+        raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
+    validate(config, str(schema_path), set_default=True)
+    check_study(config)
+
+
+def _key_path(path) -> str:
+    """``["families", 0, "ratios"]`` -> ``families[0].ratios`` (``<top level>`` for the root)."""
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+    return text or "<top level>"
+
+
 def _check_name(kind: str, name: str, registry, where: str) -> None:
     if name not in registry:
         raise ConfigError(f"{where}: unknown {kind} {name!r}; valid {kind}s: {', '.join(sorted(registry))}")
@@ -59,8 +84,8 @@ def check_study(config: dict) -> None:
             too_high = [r for r in family["ratios"] if r > limit]
             if too_high:
                 raise ConfigError(
-                    f"{where}.ratios: {too_high} infeasible for {model} on {dataset}: only weights outside "
-                    f"the classifier can be pruned, so the largest feasible ratio is {limit:.2f}"
+                    f"{where}.ratios: {too_high} infeasible for {model} on {dataset}: "
+                    f"the classifier and biases cannot be pruned, so the largest feasible ratio is {limit:.2f}"
                 )
         if family["kind"] == "dataset":
             listed = {e["dataset"] for e in family["experiments"]}

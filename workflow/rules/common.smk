@@ -3,15 +3,12 @@ import hashlib
 from pathlib import Path
 
 from recall_distortion.config import (
-    check_study,
     dataset_options,
     experiments,
     input_size,
     parse_group,
     seed_groups,
 )
-
-check_study(config)
 
 RESULTS = f"results/{config['study']}"
 FAMILIES = config["families"]

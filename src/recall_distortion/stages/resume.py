@@ -22,7 +22,8 @@ from recall_distortion.atomic import save_torch
 
 
 class ResumeDir:
-    """Scratch space of one job, keyed by the job's inputs; removed when the job succeeds."""
+    """Scratch space of one job, keyed by everything the job computes from (seeds included: group jobs
+    run side by side); removed when the job succeeds."""
 
     def __init__(self, root, *, job: str, **fingerprint):
         tag = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()[:12]

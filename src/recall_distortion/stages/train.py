@@ -19,7 +19,7 @@ def train_dense(
     The hyper-parameters travel with the weights: pruning reads UP's epsilon (the weight decay the
     model was trained with) from here, never from a constant.
     """
-    scratch = ResumeDir(resume_dir, job=f"train_dense/{dataset}/{model}", code=code, hparams=hparams, size=input_size)
+    scratch = ResumeDir(resume_dir, job=f"train_dense/{dataset}/{model}", code=code, hparams=hparams, size=input_size, seeds=seeds)
     augment = augment_batch if DATASETS[dataset].augment else None
     with claim_device() as device:
         splits = load_splits_as_tensors(data, dataset, input_size, device, splits=("train", "val"))

@@ -1,0 +1,119 @@
+"""The workflow through the real `snakemake` command: job counts, an end-to-end run, reruns."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from .conftest import REPO, copy_workflow, planned_jobs, snakemake
+
+PIPELINE = ("prepare_data", "train_dense", "prune", "finetune", "evaluate", "aggregate")
+
+
+def test_paper_config_plans_the_papers_grid(tmp_path):
+    """8 (dataset, model) pairs x 30 seeds; 15 (pair, method) combinations x 30 seeds (section 6)."""
+    counts = planned_jobs(copy_workflow(tmp_path), "--configfile", "config/paper.yaml")
+    assert {rule: counts[rule] for rule in PIPELINE} == {
+        "prepare_data": 4,  # mnist, fashion_mnist, cifar10, cifar100
+        "train_dense": 8 * 30,  # 5 ResNets on CIFAR-10, LeNet5 x 2, ResNet-56 on CIFAR-100
+        # ResNet-56/CIFAR-10: MP GP UP RP; ResNet-20/32/44/110: MP UP; MNIST, Fashion, CIFAR-100: MP
+        "prune": (4 + 4 * 2 + 3) * 30,
+        "finetune": (4 + 4 * 2 + 3) * 30,
+        "evaluate": 8 * 30,
+        "aggregate": 1,
+    }
+
+
+def test_paper_config_shares_dense_models_between_families():
+    """ResNet-56/CIFAR-10 MP is pruned once at the union of its families' ratios."""
+    from recall_distortion.config import experiments
+
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    plan = {(e.dataset, e.model): e for e in experiments(config)}
+    resnet56 = plan[("cifar10", "resnet56")]
+    assert resnet56.methods == ("gp", "mp", "rp", "up")
+    assert resnet56.ratios["mp"] == (2.0, 4.0, 6.0, 8.0, 10.0, 20.0, 50.0)
+    assert resnet56.ratios["gp"] == (2.0, 4.0, 10.0, 20.0, 50.0)
+    fine_tunes = sum(len(r) for e in plan.values() for r in e.ratios.values()) * 30
+    assert fine_tunes == (20 + 4 * 10 + 3 * 5 + 2) * 30 == 2310
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The tiny study (2 seeds, 4 methods, 2 ratios, 1-2 epochs) run for real, once per module."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("tiny"))
+    snakemake(workdir, "--configfile", "tiny.yaml", "--cores", "2")
+    return workdir
+
+
+def test_tiny_study_writes_recall_and_alpha_tables(tiny_run):
+    recall = pd.read_parquet(tiny_run / "results/tiny/recall.parquet")
+    alpha = pd.read_parquet(tiny_run / "results/tiny/alpha.parquet")
+    assert list(recall.columns[:14]) == [
+        "dataset", "model", "method", "ratio", "seed", "class", "support", "recall", "precision", "f1",
+        "accuracy", "loss", "params_total", "params_nonzero",
+    ]
+    # 2 seeds x (dense + 4 methods x 2 ratios) x 10 classes
+    assert len(recall) == 2 * (1 + 4 * 2) * 10
+    assert set(recall["method"]) == {"dense", "mp", "gp", "up", "rp"}
+    assert recall.groupby(["method", "ratio", "seed"])["support"].sum().eq(360).all()
+    pruned = recall[recall["method"] != "dense"]
+    achieved = pruned["params_total"] / pruned["params_nonzero"]
+    assert ((achieved - pruned["ratio"]).abs() < 0.01).all()
+
+    assert {"dataset", "model", "method", "ratio", "seed", "alpha", "accuracy", "accuracy_dense"} <= set(alpha.columns)
+    assert len(alpha) == 2 * 4 * 2
+    assert alpha["alpha"].map(math.isfinite).all()
+
+
+def _rerun_copy(tiny_run, tmp_path):
+    """A copy of the finished tiny run (outputs and Snakemake's metadata, mtimes kept)."""
+    target = tmp_path / "copy"
+    shutil.copytree(tiny_run, target, symlinks=True)
+    shutil.rmtree(target / ".snakemake" / "locks", ignore_errors=True)
+    return target
+
+
+def test_finished_study_has_nothing_to_rerun(tiny_run, tmp_path):
+    assert planned_jobs(_rerun_copy(tiny_run, tmp_path), "--configfile", "tiny.yaml") == {}
+
+
+def test_plotting_edit_reruns_only_figures(tiny_run, tmp_path):
+    workdir = _rerun_copy(tiny_run, tmp_path)
+    with open(workdir / "src/recall_distortion/analysis/figures.py", "a") as handle:
+        handle.write("\n# an edit\n")
+    counts = planned_jobs(workdir, "--configfile", "tiny.yaml")
+    assert set(counts) - {"all"} == {"analysis_figures"}
+
+
+def test_pruning_edit_reruns_pruning_and_downstream_not_training(tiny_run, tmp_path):
+    workdir = _rerun_copy(tiny_run, tmp_path)
+    with open(workdir / "src/recall_distortion/pruning.py", "a") as handle:
+        handle.write("\n# an edit\n")
+    counts = planned_jobs(workdir, "--configfile", "tiny.yaml")
+    assert {rule: counts.get(rule, 0) for rule in PIPELINE} == {
+        "prepare_data": 0, "train_dense": 0, "prune": 8, "finetune": 8, "evaluate": 2, "aggregate": 1,
+    }
+
+
+def test_finetune_hyperparameter_reruns_finetuning_and_downstream_only(tiny_run, tmp_path):
+    workdir = _rerun_copy(tiny_run, tmp_path)
+    config = yaml.safe_load((workdir / "tiny.yaml").read_text())
+    config["models"]["lenet5"]["finetune"]["epochs"] = 2
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
+    counts = planned_jobs(workdir, "--configfile", "tiny.yaml")
+    assert {rule: counts.get(rule, 0) for rule in PIPELINE} == {
+        "prepare_data": 0, "train_dense": 0, "prune": 0, "finetune": 8, "evaluate": 2, "aggregate": 1,
+    }
+
+
+def test_adding_seeds_runs_only_the_new_seeds(tiny_run, tmp_path):
+    workdir = _rerun_copy(tiny_run, tmp_path)
+    counts = planned_jobs(workdir, "--configfile", "tiny.yaml", "--config", "seeds=3")
+    assert {rule: counts.get(rule, 0) for rule in PIPELINE} == {
+        "prepare_data": 0, "train_dense": 1, "prune": 4, "finetune": 4, "evaluate": 1, "aggregate": 1,
+    }
