@@ -1,0 +1,67 @@
+"""Statistical analysis of a study: every table and figure of the paper, and a findings summary.
+
+Everything is computed from ``results/<study>/alpha.parquet`` (and ``recall.parquet`` for the scatter
+plots) plus the config's ``families`` (paper section 6); see docs/CONTRACTS.md for both tables.
+
+What is where:
+
+- ``layout``   which outputs a study's families call for and their file names (:func:`analysis_plan`,
+               :func:`expected_outputs`), group labels. Light: the Snakefile imports it.
+- ``stats``    99% t-based CIs and their ``<``/``>``/``?`` marks, paired and independent (Student) one- or
+               two-sided t-tests via pingouin, Bonferroni (section 6.2, section 7).
+- ``tables``   one builder per kind of table (long DataFrames, written to CSV at full precision) and
+               the paper-style views written to Markdown, LaTeX (booktabs) and HTML (Appendix A, D, F).
+- ``figures``  plotnine boxplots, scatter matrices, CI plots and the accuracy/α trade-off (PNG + PDF).
+- ``summary``  the paper's five conclusions (section 9) tested on the study, in words with numbers.
+
+File naming (under ``results/<study>/``; ``<f>`` the family name, ``<p>`` a method such as ``mp``;
+the number is the paper's table/figure number; figures as ``.png`` and ``.pdf`` under ``figures/``,
+tables as ``.csv``, ``.md``, ``.tex`` and ``.html`` under ``tables/``):
+
+- kind ``method``: ``figure1_<f>`` (boxplots), ``figure5_<f>`` (scatter), ``figure9_<f>`` (CIs);
+  ``table4_<f>`` (ratio tests), ``table8_<f>`` (method pairs, if >= 2 methods).
+- kind ``model``, per method: ``figure2_<f>_<p>``, ``figure6_<f>_<p>``, ``figure10_<f>_<p>``,
+  ``table1_<f>_<p>`` (ratio tests), ``table5_<f>_<p>`` (model sizes, if >= 2 models) -- for UP the
+  paper's UP numbers ``figure4/8/12`` and ``table2/6``; ``table9_<f>`` (method pairs, >= 2 methods).
+- kind ``dataset``, per method: ``figure3_<f>_<p>``, ``figure7_<f>_<p>``, ``figure11_<f>_<p>``,
+  ``table3_<f>_<p>``, ``table7_<f>_<p>`` (dataset pairs, if >= 2 datasets); ``table9_<f>`` (>= 2 methods).
+- kind ``tradeoff``: ``figure13_<f>`` and its data ``tables/figure13_<f>``.
+- every study: ``tables/alpha_ci``, ``tables/table10`` (dense accuracy), ``tables/table11`` (recall
+  variance).
+
+plus ``summary.md`` (and ``summary.html`` for the Snakemake report). Boxplots, scatter and CI
+figures 1-12 follow the paper's captions: 1/5/9 vary the method, 2/6/10 (MP) and 4/8/12 (UP) the
+model, 3/7/11 the dataset; Tables 1-4 are ratio tests, 5-7 model / dataset tests, 8-9 method tests.
+A comparison a family cannot make (one method, one model, one dataset, one ratio) has no file, and
+the summary says so.
+
+``alpha_ci.csv`` columns: dataset, model, method, ratio, n, mean, ci_low, ci_high, mark, n_nan.
+The test tables' CSVs are long (one row per test, uncorrected and corrected p-values, the Bonferroni
+multiplier and a note); see :mod:`.tables`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from recall_distortion.analysis.layout import analysis_plan, expected_outputs
+
+__all__ = ["analysis_plan", "expected_outputs", "setup_log"]
+
+
+def setup_log(path: str | os.PathLike) -> None:
+    """Route the package's logging, Python warnings and an uncaught exception's traceback to a rule's
+    log file (without importing torch, which the analysis never needs)."""
+    logging.basicConfig(
+        filename=path, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
+    )
+    logging.captureWarnings(True)
+    previous = sys.excepthook
+
+    def log_exception(kind, value, traceback):
+        logging.getLogger("recall_distortion.analysis").error("uncaught exception", exc_info=(kind, value, traceback))
+        previous(kind, value, traceback)
+
+    sys.excepthook = log_exception

@@ -1,0 +1,380 @@
+"""The findings in words: each of the paper's five conclusions (section 9), tested on this study.
+
+For every conclusion the study's families can test, :func:`build_summary` states whether it holds,
+partly holds or does not hold here, and lists the numbers behind the verdict (CIs with their marks,
+Bonferroni-corrected p-values); a conclusion no family can test is reported with the reason. The
+verdict rules are written into the summary itself:
+
+1. I > 1 at high ratios -- the 99% CI of E[α] at each (dataset, model, method)'s highest ratio
+   (if above 4) lies above 1 (RP, the paper's stated exception, is listed apart).
+2. Methods differ, UP best -- some method-pair test (Tables 8/9) is significant; UP has a lower mean
+   α than MP and at least MP's mean accuracy in most (dataset, model, ratio) cells.
+3. More complex tasks, higher I -- each dataset pair of Table 7 is significant at some ratio.
+4. Smaller models, higher I -- each model pair of Tables 5/6 is significant at some ratio.
+5. De-intensification at t <= 4 -- the 99% CI of E[α] lies below 1 at every ratio t <= 4 (RP apart).
+
+"Holds" when every item meets the rule, "partly holds" when some do, "does not hold" when none does.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import numpy as np
+import pandas as pd
+
+from recall_distortion.analysis import layout, stats, tables
+from recall_distortion.analysis.layout import (
+    LOW_RATIO_MAX,
+    PROPOSED_METHOD,
+    RANDOM_METHOD,
+    REFERENCE_METHOD,
+    ratio_key,
+    ratio_label,
+)
+from recall_distortion.atomic import write_text
+
+MARK_WORDS = {
+    ">": "> 1 — intensification",
+    "<": "< 1 — de-intensification",
+    "?": "overlaps 1 — no evidence either way",
+    "": "undefined (fewer than 2 α values)",
+}
+
+
+def _num(x: float, digits: int = 3) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _p(p: float) -> str:
+    text = stats.format_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def _cell(d: str, m: str, p: str) -> str:
+    return f"{layout.method_label(p)} on {layout.dataset_label(d)} @ {layout.model_label(m)}"
+
+
+def _ci_line(row) -> str:
+    return (
+        f"{_cell(row.dataset, row.model, row.method)}, t = {ratio_label(row.ratio)}: E[α] 99% CI "
+        f"[{_num(row.ci_low)}, {_num(row.ci_high)}] {MARK_WORDS[row.mark]} (mean {_num(row.mean)}, n = {row.n})"
+    )
+
+
+def _verdict(k: int, n: int) -> str:
+    if n == 0:
+        return "**Cannot be tested**"
+    if k == n:
+        return f"**Holds** ({k} of {n})"
+    if k == 0:
+        return f"**Does not hold** (0 of {n})"
+    return f"**Partly holds** ({k} of {n})"
+
+
+def _test_tables(alpha: pd.DataFrame, families: list[dict], kind: str, family_kind: str | None = None) -> list:
+    """Long test tables of one kind for every family (optionally of one family kind) that has them."""
+    out = []
+    for family in families:
+        if family_kind is not None and family["kind"] != family_kind:
+            continue
+        for o in layout.family_plan(family)[0]:
+            if o.kind != kind:
+                continue
+            if kind == "ratio_tests":
+                long = tables.ratio_tests(alpha, family, o.method)
+            elif kind == "between_tests":
+                long = tables.between_tests(alpha, family, o.method)
+            else:
+                long = tables.method_pair_tests(alpha, family)
+            out.append(long.assign(stem=o.stem, method=o.method or ""))
+    return out
+
+
+def _conclusion_high(ci: pd.DataFrame) -> list[str]:
+    lines = ["### (1) Intensification, E[α] > 1, at high pruning ratios", ""]
+    lines.append(
+        "Rule: at the highest ratio of each (dataset, model, method), if above 4, the 99% CI of E[α] lies above 1. "
+        "RP is listed apart: the paper reports it as the exception (CIs below 1 at every ratio)."
+    )
+    top = ci.loc[ci.groupby(["dataset", "model", "method"], sort=False)["ratio"].idxmax()]
+    top = top[top["ratio"] > LOW_RATIO_MAX]
+    tested = top[top["method"] != RANDOM_METHOD]
+    rp = top[top["method"] == RANDOM_METHOD]
+    k = int((tested["mark"] == ">").sum())
+    if tested.empty:
+        why = "no ratio above 4 in this study" if top.empty else "only RP has ratios above 4"
+        lines += ["", f"{_verdict(0, 0)}: {why}."]
+        return lines
+    lines += ["", f"{_verdict(k, len(tested))} on this data.", ""]
+    lines += [f"- {_ci_line(r)}" for r in tested.itertuples()]
+    if not rp.empty:
+        lines += ["", "RP (not counted):"] + [f"- {_ci_line(r)}" for r in rp.itertuples()]
+    return lines
+
+
+def _conclusion_low(ci: pd.DataFrame) -> list[str]:
+    lines = [f"### (5) De-intensification, E[α] < 1, at low pruning ratios t ≤ {ratio_label(LOW_RATIO_MAX)}", ""]
+    lines.append(
+        "Rule: the 99% CI of E[α] lies below 1 at every ratio t ≤ 4 of every (dataset, model, method); RP listed apart."
+    )
+    low = ci[ci["ratio"] <= LOW_RATIO_MAX]
+    tested = low[low["method"] != RANDOM_METHOD]
+    rp = low[low["method"] == RANDOM_METHOD]
+    if tested.empty:
+        why = "no ratio t ≤ 4 in this study" if low.empty else "only RP has ratios t ≤ 4"
+        lines += ["", f"{_verdict(0, 0)}: {why}."]
+        return lines
+    k = int((tested["mark"] == "<").sum())
+    lines += ["", f"{_verdict(k, len(tested))} on this data.", ""]
+    lines += [f"- {_ci_line(r)}" for r in tested.itertuples()]
+    if not rp.empty:
+        lines += ["", "RP (not counted):"] + [f"- {_ci_line(r)}" for r in rp.itertuples()]
+    return lines
+
+
+def _test_line(r, sides: str) -> str:
+    tag = "significant" if stats.significant(r.p_bonferroni) else "not significant"
+    text = f"{r.row}, {r.column}: {_p(r.p_bonferroni)} ({tag}; {sides}; mean α {_num(r.mean_a)} vs {_num(r.mean_b)})"
+    if r.note:
+        text += f" [{r.note}]"
+    return text
+
+
+def _conclusion_between(alpha, families, family_kind: str) -> list[str]:
+    if family_kind == "dataset":
+        head = "### (3) More complex tasks (datasets) show more intensification"
+        rule = (
+            "Rule: each dataset pair (D_i, D_j) of Table 7 (H_a: E[α^Di] < E[α^Dj], D_j the more complex) is "
+            "significant at some ratio."
+        )
+        sides, missing = "H_a: E[α^Di] < E[α^Dj]", "no dataset family with two or more datasets in this study"
+    else:
+        head = "### (4) Smaller models show more intensification"
+        rule = (
+            "Rule: each consecutive model pair (M_i, M_i+1) of Tables 5/6 (H_a: E[α^Mi] > E[α^Mi+1], M_i the smaller) "
+            "is significant at some ratio."
+        )
+        sides, missing = "H_a: E[α^Mi] > E[α^Mi+1]", "no model family with two or more models in this study"
+    lines = [head, "", rule]
+    longs = _test_tables(alpha, families, "between_tests", family_kind)
+    if not longs:
+        return lines + ["", f"{_verdict(0, 0)}: {missing}."]
+    k = n = 0
+    body = []
+    for long in longs:
+        for row, sub in long.groupby("row", sort=False):
+            n += 1
+            sig = sub[[stats.significant(p) for p in sub["p_bonferroni"]]]
+            k += int(not sig.empty)
+            where = ", ".join(sig["column"]) if not sig.empty else "no ratio"
+            body.append(f"- {row} ({sub['stem'].iloc[0]}): significant at {where}")
+            body += [f"    - {_test_line(r, sides)}" for r in sub.itertuples()]
+    return lines + ["", f"{_verdict(k, n)} on this data.", ""] + body
+
+
+def _means(alpha: pd.DataFrame, d: str, m: str, p: str, r: float, column: str) -> float:
+    sel = alpha[(alpha["dataset"] == d) & (alpha["model"] == m) & (alpha["method"] == p)]
+    sel = sel[[ratio_key(x) == ratio_key(r) for x in sel["ratio"]]]
+    return float(sel[column].mean()) if len(sel) else float("nan")
+
+
+def _up_mp_test(pair_tests: pd.DataFrame, d: str, m: str, r: float):
+    """The UP vs MP test row of one (dataset, model, ratio), or None."""
+    for row in pair_tests.itertuples():
+        if (row.dataset_a, row.model_a) == (d, m) and ratio_key(row.ratio_a) == ratio_key(r) and {
+            row.method_a,
+            row.method_b,
+        } == {PROPOSED_METHOD, REFERENCE_METHOD}:
+            return row
+    return None
+
+
+def _conclusion_methods(alpha, families) -> list[str]:
+    lines = ["### (2) Pruning methods differ, UP performs best", ""]
+    lines.append(
+        "Rule: (a) some two-sided method-pair test (Tables 8/9) is significant; (b) UP has a lower mean α than MP in "
+        "most (dataset, model, ratio) cells pruned with both; (c) UP's mean accuracy after pruning is at least MP's in "
+        "most of those cells."
+    )
+    longs = _test_tables(alpha, families, "method_pairs")
+    criteria = []
+    body = []
+    if longs:
+        allt = pd.concat(longs, ignore_index=True)
+        sig = allt[[stats.significant(p) for p in allt["p_bonferroni"]]]
+        criteria.append(not sig.empty)
+        stems = ", ".join(dict.fromkeys(allt["stem"]))
+        body.append(f"- (a) {len(sig)} of {len(allt)} method-pair tests significant ({stems}).")
+        for r in sig.head(12).itertuples():
+            body.append(f"    - {r.stem}: {_test_line(r, 'two-sided')}")
+        if len(sig) > 12:
+            body.append(f"    - ... and {len(sig) - 12} more (see the tables).")
+    else:
+        body.append("- (a) not tested: no family prunes the same models with two or more methods (no Table 8/9).")
+    cells = [(d, m, r) for d, m, p, r in layout.study_cells(families) if p == PROPOSED_METHOD]
+    both = [(d, m, r) for d, m, r in cells if (d, m, REFERENCE_METHOD, r) in set(layout.study_cells(families))]
+    if both:
+        less = acc = 0
+        rows = []
+        pair_tests = pd.concat(longs, ignore_index=True) if longs else pd.DataFrame(columns=tables.TEST_COLUMNS)
+        for d, m, r in both:
+            a_up, c_up = (_means(alpha, d, m, PROPOSED_METHOD, r, c) for c in ("alpha", "accuracy"))
+            a_mp, c_mp = (_means(alpha, d, m, REFERENCE_METHOD, r, c) for c in ("alpha", "accuracy"))
+            less += int(a_up < a_mp)
+            acc += int(c_up >= c_mp)
+            test = _up_mp_test(pair_tests, d, m, r)
+            ptext = f"; UP vs MP {_p(test.p_bonferroni)} ({test.stem})" if test is not None else ""
+            rows.append(
+                f"    - {layout.dataset_label(d)} @ {layout.model_label(m)}, t = {ratio_label(r)}: "
+                f"mean α UP {_num(a_up)} vs MP {_num(a_mp)}; mean accuracy UP {_num(c_up)} vs MP {_num(c_mp)}{ptext}"
+            )
+        n = len(both)
+        criteria += [less * 2 > n, acc * 2 > n]
+        body.append(f"- (b) UP's mean α below MP's in {less} of {n} cells.")
+        body.append(f"- (c) UP's mean accuracy at least MP's in {acc} of {n} cells.")
+        body += rows
+    else:
+        body.append("- (b), (c) not tested: no (dataset, model, ratio) is pruned with both UP and MP in this study.")
+    k = sum(criteria)
+    if not criteria:
+        verdict = f"{_verdict(0, 0)}: no family with two or more methods, and no model pruned with both UP and MP."
+    else:
+        verdict = f"{_verdict(k, len(criteria))} criteria on this data."
+    return lines + ["", verdict, ""] + body
+
+
+def _ratio_trend(alpha, families) -> list[str]:
+    lines = ["### Intensification grows with the pruning ratio (section 7.1, Tables 1-4)", ""]
+    longs = _test_tables(alpha, families, "ratio_tests")
+    if not longs:
+        return lines + ["Not tested: no family has two or more ratios."]
+    allt = pd.concat(longs, ignore_index=True)
+    sig = [stats.significant(p) for p in allt["p_bonferroni"]]
+    lines.append(f"{sum(sig)} of {len(allt)} one-sided paired tests of E[α_ti] < E[α_ti+1] significant:")
+    lines.append("")
+    for (stem, column), sub in allt.groupby(["stem", "column"], sort=False):
+        ok = sub[[stats.significant(p) for p in sub["p_bonferroni"]]]
+        rows = ", ".join(f"{r.row} ({_p(r.p_bonferroni)})" for r in ok.itertuples()) or "none"
+        lines.append(f"- {stem}, {column}: {len(ok)} of {len(sub)} — {rows}")
+    return lines
+
+
+def _recall_variance(alpha, families) -> list[str]:
+    rv = tables.recall_variance(alpha, layout.study_cells(families))
+    after = rv[rv["stage"] == "after"]
+    return [
+        "### Recall variance (Appendix F, Table 11)",
+        "",
+        f"Mean recall variance after pruning exceeds the variance before pruning in {int(after['above_before'].sum())} "
+        f"of {len(after)} (dataset, model, method, ratio) cells.",
+    ]
+
+
+def _data_section(alpha, families, ci, nan) -> list[str]:
+    lines = ["## Data", ""]
+    seeds = sorted(set(alpha["seed"]))
+    lines.append(
+        f"{len(alpha)} rows in alpha.parquet; {len(ci)} (dataset, model, method, ratio) cells in {len(families)} "
+        f"families; {len(seeds)} seeds{f' ({seeds[0]}-{seeds[-1]})' if seeds else ''}."
+    )
+    lines.append("")
+    for f in families:
+        exps = ", ".join(f"{layout.dataset_label(e['dataset'])} @ {layout.model_label(e['model'])}" for e in f["experiments"])
+        methods = ", ".join(layout.method_label(p) for p in f["methods"])
+        ratios = ", ".join(ratio_label(r) for r in layout.sorted_ratios(f))
+        lines.append(f"- family `{f['name']}` (kind {f['kind']}): {exps}; methods {methods}; ratios {ratios}")
+    lines += ["", "### NaN α (undefined; counted, never dropped silently)", ""]
+    n_nan = int(ci["n_nan"].sum())
+    if n_nan == 0:
+        lines.append("No α is NaN in the study's cells.")
+    else:
+        lines.append(
+            f"{n_nan} α values are NaN; CIs and tests use the remaining values (paired tests: seeds with both values):"
+        )
+        lines.append("")
+        for r in nan.itertuples():
+            where = f"{_cell(r.dataset, r.model, r.method)}, t = {ratio_label(r.ratio)}"
+            lines.append(f"- {where}: {r.count} × {r.alpha_reason}")
+    missing = ci[(ci["n"] == 0) & (ci["n_nan"] == 0)]
+    if len(missing):
+        lines += ["", "Cells with no α row at all:", ""]
+        lines += [f"- {_cell(r.dataset, r.model, r.method)}, t = {ratio_label(r.ratio)}" for r in missing.itertuples()]
+    few = ci[(ci["n"] < 2) & ~((ci["n"] == 0) & (ci["n_nan"] == 0))]
+    if len(few):
+        lines += ["", "Cells with fewer than 2 usable α (no CI, mark n/a):", ""]
+        lines += [f"- {_cell(r.dataset, r.model, r.method)}, t = {ratio_label(r.ratio)}: n = {r.n}" for r in few.itertuples()]
+    return lines
+
+
+def build_summary(alpha: pd.DataFrame, families: list[dict], title: str | None = None) -> str:
+    """The findings summary (Markdown) of a study from its alpha table and families."""
+    cells = layout.study_cells(families)
+    ci = tables.alpha_ci(alpha, cells)
+    nan = tables.nan_alpha(alpha, cells)
+    plan = layout.analysis_plan(families)
+    lines = [f"# {title or 'Findings'}", ""]
+    lines.append(
+        "Each of the paper's five conclusions (section 9) tested on this study's data. CIs are 99% t-based CIs of "
+        "E[α] over seeds (section 6.2); a test is significant when its Bonferroni-corrected p-value is below 0.05. "
+        "Verdicts: **Holds** when every item meets the rule, **Partly holds** when some do, **Does not hold** when "
+        "none does."
+    )
+    lines += [""] + _data_section(alpha, families, ci, nan)
+    lines += ["", "## The paper's conclusions on this data", ""]
+    lines += _conclusion_high(ci) + [""]
+    lines += _conclusion_methods(alpha, families) + [""]
+    lines += _conclusion_between(alpha, families, "dataset") + [""]
+    lines += _conclusion_between(alpha, families, "model") + [""]
+    lines += _conclusion_low(ci) + [""]
+    lines += ["## Further results", ""]
+    lines += _ratio_trend(alpha, families) + [""]
+    lines += _recall_variance(alpha, families) + [""]
+    lines += ["## Tables and figures not produced", ""]
+    lines += [f"- {n}" for n in plan.notes] if plan.notes else ["Every table and figure of the families was produced."]
+    return "\n".join(lines) + "\n"
+
+
+_INLINE = [(re.compile(r"\*\*(.+?)\*\*"), r"<b>\1</b>"), (re.compile(r"`(.+?)`"), r"<code>\1</code>")]
+
+
+def markdown_to_html(text: str, title: str = "Findings") -> str:
+    """The small Markdown subset :func:`build_summary` writes (headings, nested bullets, bold, code) as HTML."""
+
+    def inline(s: str) -> str:
+        s = html.escape(s, quote=False)
+        for pattern, repl in _INLINE:
+            s = pattern.sub(repl, s)
+        return s
+
+    out = ["<!DOCTYPE html>", f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+           "<style>body{font-family:sans-serif;max-width:60em;margin:auto}</style></head><body>"]
+    depth = 0
+    for line in text.splitlines():
+        m = re.match(r"^( *)- (.*)$", line)
+        level = len(m.group(1)) // 4 + 1 if m else 0
+        while depth > level:
+            out.append("</ul>")
+            depth -= 1
+        while depth < level:
+            out.append("<ul>")
+            depth += 1
+        if m:
+            out.append(f"<li>{inline(m.group(2))}</li>")
+        elif line.startswith("#"):
+            hashes = len(line) - len(line.lstrip("#"))
+            out.append(f"<h{hashes}>{inline(line[hashes:].strip())}</h{hashes}>")
+        elif line.strip():
+            out.append(f"<p>{inline(line)}</p>")
+    out += ["</ul>"] * depth + ["</body></html>"]
+    return "\n".join(out) + "\n"
+
+
+def write_summary(alpha: pd.DataFrame, families: list[dict], md_path, html_path=None, title: str | None = None) -> str:
+    """Write summary.md (and its HTML rendering for the report) atomically; returns the Markdown."""
+    text = build_summary(alpha, families, title)
+    write_text(text, md_path)
+    if html_path is not None:
+        write_text(markdown_to_html(text, title or "Findings"), html_path)
+    return text

@@ -1,0 +1,84 @@
+"""Output plan and file names per family kind (the rules and the writers share it)."""
+
+from __future__ import annotations
+
+from recall_distortion.analysis import expected_outputs
+from recall_distortion.analysis.layout import analysis_plan
+
+
+def _fam(name, kind, exps, methods, ratios=(2, 4, 10), **kw):
+    return {"name": name, "kind": kind, "experiments": [{"dataset": d, "model": m} for d, m in exps],
+            "methods": list(methods), "ratios": list(ratios), **kw}
+
+
+def test_names_follow_the_paper_numbers(families):
+    out = expected_outputs(families, "results/s")
+    tables = {p.split("/")[-1] for p in out["tables"]}
+    for stem in ["table4_methods", "table8_methods", "table1_sizes_mp", "table5_sizes_mp", "table2_sizes_up",
+                 "table6_sizes_up", "table9_sizes", "table3_tasks_mp", "table7_tasks_mp", "figure13_tradeoff",
+                 "alpha_ci", "table10", "table11"]:
+        assert {f"{stem}.{ext}" for ext in ("csv", "md", "tex", "html")} <= tables, stem
+    figures = {f: {p.split("/")[-1] for p in paths} for f, paths in out["figures"].items()}
+    assert figures["methods"] == {f"figure{n}_methods.{e}" for n in (1, 5, 9) for e in ("png", "pdf")}
+    assert {"figure2_sizes_mp.png", "figure6_sizes_mp.pdf", "figure10_sizes_mp.png", "figure4_sizes_up.png",
+            "figure8_sizes_up.png", "figure12_sizes_up.pdf"} <= figures["sizes"]
+    assert {"figure3_tasks_mp.png", "figure7_tasks_mp.png", "figure11_tasks_mp.png"} <= figures["tasks"]
+    assert figures["tradeoff"] == {"figure13_tradeoff.png", "figure13_tradeoff.pdf"}
+    assert out["summary"] == ["results/s/summary.md", "results/s/summary.html"]
+    assert all(p.startswith("results/s/tables/") for p in out["tables"])
+
+
+def test_single_member_families_have_no_comparison_table_and_a_note():
+    fams = [
+        _fam("solo", "method", [("cifar10", "resnet56")], ["mp"]),
+        _fam("one_model", "model", [("cifar10", "resnet56")], ["mp"]),
+        _fam("one_data", "dataset", [("cifar10", "resnet56")], ["mp"], ratios=[10]),
+    ]
+    plan = analysis_plan(fams)
+    stems = {o.stem for o in plan.tables}
+    assert "table8_solo" not in stems and "table4_solo" in stems
+    assert "table5_one_model_mp" not in stems and "table9_one_model" not in stems
+    assert "table7_one_data_mp" not in stems and "table3_one_data_mp" not in stems
+    notes = " ".join(plan.notes)
+    assert "no Table 8" in notes and "no Tables 5/6" in notes and "no Table 7" in notes and "one ratio" in notes
+
+
+def test_dataset_comparisons_default_to_consecutive_pairs():
+    fam = _fam("d", "dataset", [("mnist", "lenet5"), ("cifar10", "resnet56"), ("cifar100", "resnet56")], ["mp"])
+    from recall_distortion.analysis.layout import comparisons
+
+    assert comparisons(fam) == [("mnist", "cifar10"), ("cifar10", "cifar100")]
+    fam["comparisons"] = [["mnist", "cifar100"]]
+    assert comparisons(fam) == [("mnist", "cifar100")]
+
+
+def test_rule_files_flag_only_the_report_file(families):
+    from snakemake.io import is_flagged
+
+    from recall_distortion.analysis.layout import analysis_targets, rule_files
+
+    plan = analysis_plan(families)
+    files = rule_files(plan.tables, "results/s", "Tables")
+    flagged = sorted(str(f) for f in files if is_flagged(f, "report"))
+    assert flagged == sorted(f"results/s/tables/{o.stem}.html" for o in plan.tables)
+    assert len(files) == 4 * len(plan.tables)
+    figs = rule_files(plan.figures["sizes"], "results/s", "Figures")
+    assert all(str(f).endswith(".png") for f in figs if is_flagged(f, "report"))
+    out = expected_outputs(families, "results/s")
+    assert analysis_targets(families, "results/s") == (
+        out["tables"] + [f for fs in out["figures"].values() for f in fs] + out["summary"]
+    )
+
+
+def test_figure_rule_helpers(families):
+    import re
+    from types import SimpleNamespace
+
+    from recall_distortion.analysis.layout import figure_labels, figure_pattern, figure_spec
+
+    pattern = re.compile(f"^(?:{figure_pattern(families)})$")
+    assert pattern.match("figure4_sizes_up") and pattern.match("figure13_tradeoff")
+    assert not pattern.match("figure4_sizes_mp") and not pattern.match("figure1_sizes")
+    spec = figure_spec(families, SimpleNamespace(figure="figure8_sizes_up"))
+    assert spec["family"]["name"] == "sizes" and (spec["kind"], spec["number"], spec["method"]) == ("scatter", 8, "up")
+    assert figure_labels(families, SimpleNamespace(figure="figure1_methods")) == {"output": "figure1_methods", "family": "methods"}

@@ -1,0 +1,110 @@
+# Tables, figures and the findings summary of a study (paper section 6.2, section 7, appendices A-F).
+# Which files exist depends on the families: recall_distortion.analysis.layout plans them, and the
+# same plan drives the package's writers, so the rules and the package always agree on file names.
+from functools import partial
+
+from recall_distortion.analysis.layout import (
+    analysis_plan,
+    analysis_targets as _analysis_targets,
+    figure_family_name,
+    figure_labels,
+    figure_pattern,
+    figure_spec,
+    rule_files,
+)
+
+ANALYSIS_PLAN = analysis_plan(FAMILIES)
+ANALYSIS_ENV = "../../envs/recall_distortion.yaml"
+# Sources each kind of job runs (params: code): editing the plotting code reruns only the figure jobs.
+ANALYSIS_CODE = {
+    "tables": ("analysis/__init__.py", "analysis/layout.py", "analysis/stats.py", "analysis/tables.py"),
+    "figures": (
+        "analysis/__init__.py",
+        "analysis/layout.py",
+        "analysis/stats.py",
+        "analysis/tables.py",
+        "analysis/figures.py",
+        "metrics.py",
+    ),
+    "summary": (
+        "analysis/__init__.py",
+        "analysis/layout.py",
+        "analysis/stats.py",
+        "analysis/tables.py",
+        "analysis/summary.py",
+    ),
+}
+# analysis_targets(): every analysis output of the study, for rule all.
+analysis_targets = partial(_analysis_targets, FAMILIES, RESULTS)
+
+
+rule analysis_tables:
+    """Every table: alpha_ci, Tables 1-11 that the families call for, the data of Figure 13."""
+    input:
+        alpha=f"{RESULTS}/alpha.parquet",
+    output:
+        rule_files(ANALYSIS_PLAN.tables, RESULTS, "Tables"),
+    params:
+        families=FAMILIES,
+        code=code_version(*ANALYSIS_CODE["tables"]),
+    log:
+        f"{RESULTS}/logs/analysis_tables.log",
+    conda:
+        ANALYSIS_ENV
+    script:
+        "../scripts/analysis_tables.py"
+
+
+rule analysis_figures:
+    """One figure (PNG + PDF) of a family: boxplots, scatter matrix, CIs or the trade-off (Figures 1-13).
+
+    One job per figure rather than per family: the files a family gets depend on its kind and methods,
+    which fixed output patterns of a {family} rule cannot express; per figure they are one pattern.
+    """
+    input:
+        alpha=f"{RESULTS}/alpha.parquet",
+        recall=f"{RESULTS}/recall.parquet",
+    output:
+        png=report(
+            f"{RESULTS}/figures/{{figure}}.png",
+            caption="../report/figures.rst",
+            category="Figures",
+            subcategory=partial(figure_family_name, FAMILIES),
+            labels=partial(figure_labels, FAMILIES),
+        ),
+        pdf=f"{RESULTS}/figures/{{figure}}.pdf",
+    params:
+        figure=partial(figure_spec, FAMILIES),
+        code=code_version(*ANALYSIS_CODE["figures"]),
+    log:
+        f"{RESULTS}/logs/analysis_figures/{{figure}}.log",
+    wildcard_constraints:
+        figure=figure_pattern(FAMILIES),
+    conda:
+        ANALYSIS_ENV
+    script:
+        "../scripts/analysis_figures.py"
+
+
+rule analysis_summary:
+    """The paper's five conclusions tested on this study, in words with their numbers (section 9)."""
+    input:
+        alpha=f"{RESULTS}/alpha.parquet",
+    output:
+        markdown=f"{RESULTS}/summary.md",
+        html=report(
+            f"{RESULTS}/summary.html",
+            caption="../report/summary.rst",
+            category="Summary",
+            labels={"output": "summary", "family": "all"},
+        ),
+    params:
+        families=FAMILIES,
+        title=f"Findings of study {config['study']}",
+        code=code_version(*ANALYSIS_CODE["summary"]),
+    log:
+        f"{RESULTS}/logs/analysis_summary.log",
+    conda:
+        ANALYSIS_ENV
+    script:
+        "../scripts/analysis_summary.py"
