@@ -48,6 +48,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from recall_distortion.metrics import DENSE  # ``method`` of the model before pruning; its ratio is 1.0
+from recall_distortion.pruning import count_parameters
+
 #: Identifying columns of one evaluated model, in table order.
 KEY_COLUMNS = ("dataset", "model", "method", "ratio", "seed")
 #: Per-class metric columns produced by :func:`per_class_metrics` (``note`` is moved last).
@@ -57,8 +60,6 @@ MODEL_COLUMNS = ("accuracy", "loss", "params_total", "params_nonzero")
 #: All columns of the recall table, in order.
 RECALL_COLUMNS = KEY_COLUMNS + CLASS_COLUMNS + MODEL_COLUMNS + ("note",)
 
-#: ``method`` of the model before pruning; its ``ratio`` is 1.0.
-DENSE = "dense"
 NOTE_NO_SAMPLES = "no test samples"
 NOTE_NEVER_PREDICTED = "never predicted"
 
@@ -148,20 +149,6 @@ def per_class_metrics(y_true, y_pred, num_classes: int) -> pd.DataFrame:
             "note": pd.array(notes, dtype="str"),
         }
     )
-
-
-def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
-    """(total, nonzero) entries over ``model.parameters()`` (shared parameters counted once).
-
-    Pruning in this project zeroes weights in place, so the zeros are in the parameters themselves.
-    """
-    total = 0
-    nonzero = 0
-    with torch.no_grad():
-        for p in model.parameters():
-            total += p.numel()
-            nonzero += int(torch.count_nonzero(p))
-    return total, nonzero
 
 
 def evaluate(model: torch.nn.Module, x, y, num_classes: int, *, batch_size: int = 1024) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+#: ``method`` of the model before pruning, whose ``ratio`` is 1.0.
 DENSE = "dense"
 MODEL_KEYS = ["dataset", "model", "seed"]
 GROUP_KEYS = ["dataset", "model", "method", "ratio", "seed"]

@@ -16,10 +16,14 @@ TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 
 
 def copy_workflow(target: Path) -> Path:
-    """Copy what the DAG depends on (Snakefile, workflow/, config/, src/) so tests may edit it."""
+    """Copy what the DAG depends on (Snakefile, workflow/, config/, envs/, src/) so tests may edit it.
+
+    Jobs still import the installed package; the copied src/ only feeds the code hashes that decide
+    what reruns, which is what the rerun tests edit.
+    """
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "Snakefile", target / "Snakefile")
-    for folder in ("workflow", "config", "src"):
+    for folder in ("workflow", "config", "envs", "src"):
         shutil.copytree(REPO / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy2(TINY, target / "tiny.yaml")
     return target

@@ -14,7 +14,6 @@ from recall_distortion.analysis.layout import (
 )
 
 ANALYSIS_PLAN = analysis_plan(FAMILIES)
-ANALYSIS_ENV = "../../envs/recall_distortion.yaml"
 # Sources each kind of job runs (params: code): editing the plotting code reruns only the figure jobs.
 ANALYSIS_CODE = {
     "tables": ("analysis/__init__.py", "analysis/layout.py", "analysis/stats.py", "analysis/tables.py"),
@@ -50,7 +49,7 @@ rule analysis_tables:
     log:
         f"{RESULTS}/logs/analysis_tables.log",
     conda:
-        ANALYSIS_ENV
+        ENV
     script:
         "../scripts/analysis_tables.py"
 
@@ -81,7 +80,7 @@ rule analysis_figures:
     wildcard_constraints:
         figure=figure_pattern(FAMILIES),
     conda:
-        ANALYSIS_ENV
+        ENV
     script:
         "../scripts/analysis_figures.py"
 
@@ -105,6 +104,6 @@ rule analysis_summary:
     log:
         f"{RESULTS}/logs/analysis_summary.log",
     conda:
-        ANALYSIS_ENV
+        ENV
     script:
         "../scripts/analysis_summary.py"

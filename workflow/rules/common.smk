@@ -1,5 +1,6 @@
 # Helpers that turn the validated config into target lists and input functions.
 import hashlib
+import json
 from pathlib import Path
 
 from recall_distortion.config import (
@@ -60,16 +61,21 @@ def model_input_size(wildcards):
     return input_size(config, wildcards.dataset)
 
 
+def canonical(value):
+    """``value`` with dict keys sorted: params compare equal however the YAML orders its keys."""
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
 def preparation_options(wildcards):
-    return dataset_options(config, wildcards.dataset)
+    return canonical(dataset_options(config, wildcards.dataset))
 
 
 def train_hparams(wildcards):
-    return config["models"][wildcards.model]["train"]
+    return canonical(config["models"][wildcards.model]["train"])
 
 
 def finetune_hparams(wildcards):
-    return config["models"][wildcards.model]["finetune"]
+    return canonical(config["models"][wildcards.model]["finetune"])
 
 
 def method_ratios(wildcards):

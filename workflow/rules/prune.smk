@@ -8,7 +8,7 @@ rule prune:
     params:
         ratios=method_ratios,
         input_size=model_input_size,
-        pruning=config["pruning"],
+        pruning=canonical(config["pruning"]),
         code=code_version("datasets.py", "models", "pruning.py", "device.py", "stages/prune.py"),
     log:
         f"{RESULTS}/logs/prune/{{dataset}}/{{model}}/seeds{{group}}/{{method}}.log",
@@ -34,7 +34,8 @@ rule finetune:
         hparams=finetune_hparams,
         input_size=model_input_size,
         resume_dir=f"{RESULTS}/.resume",
-        code=code_version("datasets.py", "models", "training.py", "pruning.py", "device.py", "stages/finetune.py"),
+        code=code_version("datasets.py", "models", "training.py", "multiseed.py", "pruning.py", "device.py", "stages/finetune.py"),
+        multi_seed=config["multi_seed"],
     log:
         f"{RESULTS}/logs/finetune/{{dataset}}/{{model}}/seeds{{group}}/{{method}}.log",
     threads: 1
