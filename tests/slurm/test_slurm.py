@@ -21,18 +21,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.snakemake_runs import copy_workflow
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-TINY = "tests/workflow/tiny.yaml"
+TINY = "tiny.yaml"  # where copy_workflow puts tests/workflow/tiny.yaml
 STUDY = "tiny"
 TIMEOUT_S = int(os.environ.get("RD_SLURM_TEST_TIMEOUT", "600"))
 RUN_DIR = Path(os.environ.get("RD_SLURM_RUN_DIR", "/tmp/recall_distortion-slurm"))
 SLURM_TOOLS = ("slurmctld", "slurmd", "sbatch", "munged")
-# What a copy of the workflow needs (results and .snakemake stay out of the checkout).
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "src", "envs", TINY)
 KEYS = ["dataset", "model", "method", "ratio", "seed", "class"]
 
 
@@ -41,8 +40,6 @@ def _skip_reason() -> str | None:
         return "needs root to run slurmd (and apt-get, mknod)"
     if not all(shutil.which(t) for t in SLURM_TOOLS) and not shutil.which("apt-get"):
         return "Slurm is not installed and there is no apt-get to install it"
-    if not (ROOT / TINY).exists():
-        return f"{TINY} is missing"
     return None
 
 
@@ -72,17 +69,6 @@ def slurm_env():
 def _running(env) -> bool:
     pids = [RUN_DIR / f"{d}.pid" for d in ("munged", "slurmctld", "slurmd")]
     return all(p.exists() and Path(f"/proc/{p.read_text().strip()}").exists() for p in pids)
-
-
-def _copy_workflow(dest: Path) -> Path:
-    for name in WORKFLOW_FILES:
-        src, dst = ROOT / name, dest / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dst)
-    return dest
 
 
 def _snakemake(workdir: Path, args: list[str], env: dict, log: Path) -> None:
@@ -133,17 +119,10 @@ def test_fake_gpus_reach_jobs(slurm_env):
     assert out.stdout.strip() in {"0", "1"}
 
 
-def test_tiny_study_through_slurm_profile_matches_local_run(slurm_env, tmp_path):
-    local = _copy_workflow(tmp_path / "local")
-    local_env = {k: v for k, v in slurm_env.items() if not k.startswith("SLURM")}
-    _snakemake(
-        local,
-        ["--profile", "workflow/profiles/default", "--configfile", TINY, "--cores", "2"],
-        local_env,
-        tmp_path / "local.log",
-    )
-
-    cluster = _copy_workflow(tmp_path / "slurm")
+def test_tiny_study_through_slurm_profile_matches_local_run(slurm_env, tiny_run, tmp_path):
+    """``tiny_run`` (tests/conftest.py) is the same study run locally."""
+    local = tiny_run
+    cluster = copy_workflow(tmp_path / "slurm")
     log = tmp_path / "slurm.log"
     _snakemake(
         cluster,
@@ -153,6 +132,7 @@ def test_tiny_study_through_slurm_profile_matches_local_run(slurm_env, tmp_path)
             # first status check after 2 s instead of 40: the tiny jobs take seconds
             "--slurm-init-seconds-before-status-checks", "2",
             "--slurm-no-account",  # no accounting, no accounts (spares the guessing)
+            f"results/{STUDY}/alpha.parquet",  # the pipeline; the analysis adds nothing Slurm-specific
         ],
         slurm_env,
         log,

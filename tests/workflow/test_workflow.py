@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import REPO, copy_workflow, planned_jobs, snakemake
+from tests.snakemake_runs import REPO, copy_workflow, planned_jobs, snakemake
 
 PIPELINE = ("prepare_data", "train_dense", "prune", "finetune", "evaluate", "aggregate")
 
@@ -40,14 +40,6 @@ def test_paper_config_shares_dense_models_between_families():
     assert resnet56.ratios["gp"] == (2.0, 4.0, 10.0, 20.0, 50.0)
     fine_tunes = sum(len(r) for e in plan.values() for r in e.ratios.values()) * 30
     assert fine_tunes == (20 + 4 * 10 + 3 * 5 + 2) * 30 == 2310
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """The tiny study (2 seeds, 4 methods, 2 ratios, 1-2 epochs) run for real, once per module."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("tiny"))
-    snakemake(workdir, "--configfile", "tiny.yaml", "--cores", "2")
-    return workdir
 
 
 def test_tiny_study_writes_recall_and_alpha_tables(tiny_run):

@@ -1,4 +1,4 @@
-"""Helpers to run the real `snakemake` command on copies of the workflow."""
+"""Running the real `snakemake` command on copies of the workflow (shared by tests/workflow and tests/slurm)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 
@@ -29,10 +29,10 @@ def copy_workflow(target: Path) -> Path:
     return target
 
 
-def snakemake(workdir: Path, *args: str, timeout: float = 600) -> str:
+def snakemake(workdir: Path, *args: str, timeout: float = 600, env: dict | None = None) -> str:
     """Run snakemake in ``workdir``; fail the test with its output if it fails."""
     result = subprocess.run(
-        [str(SNAKEMAKE), *args], cwd=workdir, capture_output=True, text=True, timeout=timeout
+        [str(SNAKEMAKE), *args], cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env
     )
     if result.returncode != 0:
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
