@@ -196,6 +196,62 @@ def _cpu_copy(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
+# --- shared with multiseed.train_many ---------------------------------------------------------------
+
+
+def _generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch.Generator]:
+    """The data-order generator (on CPU: the same order on every device) and the augmentation one (on
+    `device`, so augmentation never leaves it), both a function of `seed` alone."""
+    order_gen = torch.Generator().manual_seed(seed)
+    aug_gen = torch.Generator(device=device).manual_seed(
+        int(np.random.SeedSequence([seed, 1]).generate_state(1, np.uint64)[0] >> 1))
+    return order_gen, aug_gen
+
+
+class _Run:
+    """One model's epoch log and lowest-validation-loss state (section 6.1).
+
+    Shared by `train` and `multiseed.train_many`, so that both fail, select and log alike; `name`
+    prefixes the log lines and errors of a model trained alongside others ("seed 3: ").
+    """
+
+    def __init__(self, epochs: int, name: str = ""):
+        self.epochs, self.name = epochs, name
+        self.rows: list[dict] = []
+        self.best_state, self.best_epoch, self.best_val_loss = None, 0, math.inf
+
+    def end_epoch(self, epoch: int, lr: float, t0: float, train_loss: float, val_loss: float, val_acc: float,
+                  state: Callable[[], Mapping[str, torch.Tensor]]) -> dict:
+        """Check, log and keep one epoch; `state()` is copied only when the epoch is the best so far."""
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            raise TrainingDiverged(
+                f"{self.name}training diverged at epoch {epoch}: train loss {train_loss}, val loss {val_loss}; "
+                f"the learning rate {lr:g} is probably too high, try a lower learning rate (e.g. {lr / 10:g})")
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_acc,
+               "lr": lr, "seconds": time.perf_counter() - t0}
+        self.rows.append(row)
+        if val_loss < self.best_val_loss:  # strict: ties keep the earlier epoch, like argmin
+            self.best_state, self.best_epoch, self.best_val_loss = _cpu_copy(state()), epoch, val_loss
+        log.info("%sepoch %d/%d train_loss %.4f val_loss %.4f val_acc %.4f lr %.3g %.1fs%s", self.name, epoch,
+                 self.epochs, train_loss, val_loss, val_acc, lr, row["seconds"],
+                 " *" if self.best_epoch == epoch else "")
+        return row
+
+    def checkpoint(self) -> dict:
+        """What a resume state must hold to continue this run."""
+        return {"log": self.rows, "best_state": self.best_state, "best_epoch": self.best_epoch,
+                "best_val_loss": self.best_val_loss}
+
+    def restore(self, saved: Mapping) -> None:
+        self.rows = list(saved["log"])
+        self.best_state, self.best_epoch = saved["best_state"], saved["best_epoch"]
+        self.best_val_loss = saved["best_val_loss"]
+
+    def result(self) -> TrainResult:
+        return TrainResult(best_state=self.best_state, best_epoch=self.best_epoch, best_val_loss=self.best_val_loss,
+                           log=pd.DataFrame(self.rows, columns=list(LOG_COLUMNS)))
+
+
 # --- the loop ---------------------------------------------------------------------------------------
 
 
@@ -251,14 +307,11 @@ def train(
         apply_masks(model, masks)  # checks names, shapes and dtype; pruned weights start at zero
     optimizer = torch.optim.SGD(model.parameters(), lr=hp["lr"], momentum=hp["momentum"],
                                 weight_decay=hp["weight_decay"], nesterov=hp["nesterov"])
-    order_gen = torch.Generator().manual_seed(seed)  # on CPU: the same order on every device
-    aug_gen = torch.Generator(device=device).manual_seed(
-        int(np.random.SeedSequence([seed, 1]).generate_state(1, np.uint64)[0] >> 1))
+    order_gen, aug_gen = _generators(seed, device)
 
     state_path = None if state_path is None else Path(state_path)
     fingerprint = _fingerprint(hp, seed, model, n, len(x_val), masks, augment)
-    start, rows = 1, []
-    best_state, best_epoch, best_val_loss = None, 0, math.inf
+    start, run = 1, _Run(hp["epochs"])
     saved = _load_state(state_path, fingerprint)
     if saved is not None:
         model.load_state_dict(saved["model"])
@@ -268,8 +321,8 @@ def train(
         torch.set_rng_state(saved["torch_rng"])
         if device.type == "cuda" and saved.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(saved["cuda_rng"], device)
-        start, rows = saved["epoch"] + 1, list(saved["log"])
-        best_state, best_epoch, best_val_loss = saved["best_state"], saved["best_epoch"], saved["best_val_loss"]
+        start = saved["epoch"] + 1
+        run.restore(saved)
 
     for epoch in range(start, hp["epochs"] + 1):
         t0 = time.perf_counter()
@@ -295,23 +348,11 @@ def train(
             total += loss.detach().double() * len(idx)
         val_loss, val_acc = _validate(model, x_val, y_val, hp["eval_batch_size"])
         train_loss, val_loss, val_acc = torch.stack([total / n, val_loss, val_acc]).tolist()  # one sync
-        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-            raise TrainingDiverged(
-                f"training diverged at epoch {epoch}: train loss {train_loss}, val loss {val_loss}; "
-                f"the learning rate {lr:g} is probably too high, try a lower learning rate (e.g. {lr / 10:g})")
-        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_acc,
-               "lr": lr, "seconds": time.perf_counter() - t0}
-        rows.append(row)
-        if val_loss < best_val_loss:  # strict: ties keep the earlier epoch, like argmin
-            best_state, best_epoch, best_val_loss = _cpu_copy(model.state_dict()), epoch, val_loss
-        log.info("epoch %d/%d train_loss %.4f val_loss %.4f val_acc %.4f lr %.3g %.1fs%s", epoch,
-                 hp["epochs"], train_loss, val_loss, val_acc, lr, row["seconds"],
-                 " *" if best_epoch == epoch else "")
+        row = run.end_epoch(epoch, lr, t0, train_loss, val_loss, val_acc, model.state_dict)
         if state_path is not None:
             save_torch({
                 "fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "log": rows, "best_state": best_state,
-                "best_epoch": best_epoch, "best_val_loss": best_val_loss,
+                "optimizer": optimizer.state_dict(), **run.checkpoint(),
                 "order_rng": order_gen.get_state(), "augment_rng": aug_gen.get_state(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
@@ -321,5 +362,4 @@ def train(
 
     if state_path is not None:
         state_path.unlink(missing_ok=True)
-    return TrainResult(best_state=best_state, best_epoch=best_epoch, best_val_loss=best_val_loss,
-                       log=pd.DataFrame(rows, columns=list(LOG_COLUMNS)))
+    return run.result()

@@ -15,4 +15,5 @@ finetune(
     hparams=snakemake.params.hparams,
     resume_dir=snakemake.params.resume_dir,
     code=snakemake.params.code,
+    multi_seed=snakemake.params.multi_seed,
 )

@@ -14,4 +14,5 @@ train_dense(
     hparams=snakemake.params.hparams,
     resume_dir=snakemake.params.resume_dir,
     code=snakemake.params.code,
+    multi_seed=snakemake.params.multi_seed,
 )
