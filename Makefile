@@ -6,7 +6,7 @@ CONFIG ?= config/config.yaml
 STUDY  ?= default
 CORES  ?= all
 
-.PHONY: run test install lint dry-run clean
+.PHONY: run test install lint dry-run benchmark clean
 
 run: $(VENV)/.installed
 	$(BIN)/snakemake --configfile $(CONFIG) --cores $(CORES) --rerun-incomplete
@@ -29,6 +29,9 @@ lint: $(VENV)/.installed
 
 dry-run: $(VENV)/.installed
 	$(BIN)/snakemake --configfile $(CONFIG) -n --quiet rules
+
+benchmark: $(VENV)/.installed
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf results/$(STUDY) .snakemake
