@@ -300,7 +300,7 @@ def _idx_checksums(gz_md5: dict[str, str], raw_md5: dict[str, str]) -> tuple[tup
     sources=_idx_sources(_MNIST_URL, _MNIST_GZ_MD5),
     checksums=_idx_checksums(_MNIST_GZ_MD5, _MNIST_RAW_MD5),
     how_to_get=f"download the four .gz files from {_MNIST_URL} (e.g. {_MNIST_URL}train-images-idx3-ubyte.gz), "
-    "or call load_splits(..., download=True) on a machine with network access",
+    "or set download: true for this dataset in the config (load_splits(..., download=True)) on a machine with network access",
 )
 def _read_mnist(directory: Path, spec: DatasetSpec) -> Raw:
     return _read_idx_dataset(directory, spec)
@@ -319,7 +319,7 @@ def _read_mnist(directory: Path, spec: DatasetSpec) -> Raw:
     checksums=_idx_checksums(_FASHION_GZ_MD5, _FASHION_RAW_MD5),
     how_to_get="`apt-get install dataset-fashion-mnist` (Debian; installs them in /usr/share/datasets/fashion-mnist/), "
     f"or download the four .gz files from {_FASHION_URL} (e.g. {_FASHION_URL}train-images-idx3-ubyte.gz), "
-    "or call load_splits(..., download=True) on a machine with network access",
+    "or set download: true for this dataset in the config (load_splits(..., download=True)) on a machine with network access",
 )
 def _read_fashion_mnist(directory: Path, spec: DatasetSpec) -> Raw:
     return _read_idx_dataset(directory, spec)
@@ -358,7 +358,7 @@ _CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
         ("test_batch", "40351d587109b95175f43aff81a1287e"),
     ),
     how_to_get=f"download {_CIFAR_URL}cifar-10-python.tar.gz and unpack it with `tar xzf`, "
-    "or call load_splits(..., download=True) on a machine with network access",
+    "or set download: true for this dataset in the config (load_splits(..., download=True)) on a machine with network access",
 )
 def _read_cifar10(directory: Path, spec: DatasetSpec) -> Raw:
     return _read_cifar(directory, spec, _CIFAR10_TRAIN, ("test_batch",), b"labels")
@@ -382,7 +382,7 @@ def _read_cifar10(directory: Path, spec: DatasetSpec) -> Raw:
         ("test", "f0ef6b0ae62326f3e7ffdfab6717acfc"),
     ),
     how_to_get=f"download {_CIFAR_URL}cifar-100-python.tar.gz and unpack it with `tar xzf`, "
-    "or call load_splits(..., download=True) on a machine with network access",
+    "or set download: true for this dataset in the config (load_splits(..., download=True)) on a machine with network access",
 )
 def _read_cifar100(directory: Path, spec: DatasetSpec) -> Raw:
     return _read_cifar(directory, spec, ("train",), ("test",), b"fine_labels")
@@ -576,7 +576,7 @@ def _missing_error(spec: DatasetSpec, directory: Path, missing: list[str], why: 
         put = (f"put them in {where}/ (unpacking the archive in {where.parent}/ creates that folder)")
     return DatasetError(
         f"{spec.name}: missing {len(missing)} of {len(spec.files)} files{gz} in {where}/: {', '.join(missing)}. "
-        f"To fix: {put}, or pass data_dir= pointing at the folder that has them. How to get them: {spec.how_to_get}."
+        f"To fix: {put}, or point data_dir at the folder that has them (config: datasets.{spec.name}.data_dir). How to get them: {spec.how_to_get}."
         + (f" {why}" if why else "")
     )
 
