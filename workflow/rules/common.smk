@@ -44,6 +44,11 @@ def code_version(*sources):
     return digest.hexdigest()[:16]
 
 
+# What each job runs, for code_version: any job that builds a model on prepared data, and jobs that train.
+MODEL_CODE = ("datasets.py", "models", "device.py", "stages/files.py")
+TRAINING_CODE = MODEL_CODE + ("training.py", "multiseed.py", "stages/resume.py")
+
+
 def experiment(wildcards):
     """The planned Experiment of a (dataset, model) wildcard pair."""
     for planned in EXPERIMENTS:

@@ -9,7 +9,7 @@ rule evaluate:
     params:
         methods=experiment_methods,
         input_size=model_input_size,
-        code=code_version("datasets.py", "models", "evaluation.py", "device.py", "stages/evaluate.py"),
+        code=code_version(*MODEL_CODE, "evaluation.py", "stages/evaluate.py"),
     log:
         f"{RESULTS}/logs/evaluate/{{dataset}}/{{model}}/seeds{{group}}.log",
     threads: 1

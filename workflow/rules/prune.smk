@@ -9,7 +9,7 @@ rule prune:
         ratios=method_ratios,
         input_size=model_input_size,
         pruning=canonical(config["pruning"]),
-        code=code_version("datasets.py", "models", "pruning.py", "device.py", "stages/prune.py"),
+        code=code_version(*MODEL_CODE, "pruning.py", "stages/prune.py"),
     log:
         f"{RESULTS}/logs/prune/{{dataset}}/{{model}}/seeds{{group}}/{{method}}.log",
     threads: 1
@@ -34,7 +34,7 @@ rule finetune:
         hparams=finetune_hparams,
         input_size=model_input_size,
         resume_dir=f"{RESULTS}/.resume",
-        code=code_version("datasets.py", "models", "training.py", "multiseed.py", "pruning.py", "device.py", "stages/finetune.py"),
+        code=code_version(*TRAINING_CODE, "pruning.py", "stages/finetune.py"),
         multi_seed=config["multi_seed"],
     log:
         f"{RESULTS}/logs/finetune/{{dataset}}/{{model}}/seeds{{group}}/{{method}}.log",

@@ -9,7 +9,7 @@ rule train_dense:
         hparams=train_hparams,
         input_size=model_input_size,
         resume_dir=f"{RESULTS}/.resume",
-        code=code_version("datasets.py", "models", "training.py", "multiseed.py", "device.py", "stages/train.py"),
+        code=code_version(*TRAINING_CODE, "stages/train.py"),
         multi_seed=config["multi_seed"],
     log:
         f"{RESULTS}/logs/train_dense/{{dataset}}/{{model}}/seeds{{group}}.log",

@@ -62,3 +62,10 @@ def write_epoch_log(frames, path) -> None:
     import pandas as pd
 
     write_text(pd.concat(frames, ignore_index=True).to_csv(sep="\t", index=False), path)
+
+
+def checkpoint_entry(result, **labels) -> dict:
+    """What a checkpoint keeps of one trained model (a ``training.TrainResult``), with its epoch log
+    labelled by ``labels`` (popped before saving)."""
+    return {"state": result.best_state, "best_epoch": result.best_epoch, "val_loss": result.best_val_loss,
+            "log": result.log.assign(**labels)}

@@ -7,9 +7,14 @@ from recall_distortion.datasets import DATASETS, augment_batch
 from recall_distortion.device import claim_device
 from recall_distortion.multiseed import check_mode, train_many
 from recall_distortion.pruning import apply_masks
-from recall_distortion.stages.files import load_checkpoint, load_splits_as_tensors, new_model, write_epoch_log
+from recall_distortion.stages.files import (
+    checkpoint_entry,
+    load_checkpoint,
+    load_splits_as_tensors,
+    new_model,
+    write_epoch_log,
+)
 from recall_distortion.stages.resume import ResumeDir
-from recall_distortion.stages.train import entry
 from recall_distortion.training import train
 
 
@@ -45,13 +50,13 @@ def finetune(
             net, held = pruned(seed, ratio)
             result = train(net, splits, hparams, seed=seed, augment=augment, masks=held,
                            state_path=scratch.state_path(f"seed{seed}-ratio{ratio:g}"))
-            return entry(result, seed=seed, ratio=ratio)
+            return checkpoint_entry(result, seed=seed, ratio=ratio)
 
         def fit_together(ratio: float) -> dict:
             nets, held = zip(*(pruned(seed, ratio) for seed in seeds))
             results = train_many(nets, splits, hparams, seeds=seeds, augment=augment, masks=held,
                                  state_path=scratch.state_path(f"ratio{ratio:g}"))
-            return {seed: entry(result, seed=seed, ratio=ratio) for seed, result in zip(seeds, results)}
+            return {seed: checkpoint_entry(result, seed=seed, ratio=ratio) for seed, result in zip(seeds, results)}
 
         if multi_seed == "vmap":
             by_ratio = {ratio: scratch.result(f"ratio{ratio:g}", lambda r=ratio: fit_together(r))

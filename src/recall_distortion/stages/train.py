@@ -6,9 +6,9 @@ from recall_distortion.atomic import save_torch
 from recall_distortion.datasets import DATASETS, augment_batch
 from recall_distortion.device import claim_device
 from recall_distortion.multiseed import check_mode, train_many
-from recall_distortion.stages.files import load_splits_as_tensors, new_model, write_epoch_log
+from recall_distortion.stages.files import checkpoint_entry, load_splits_as_tensors, new_model, write_epoch_log
 from recall_distortion.stages.resume import ResumeDir
-from recall_distortion.training import TrainResult, init_seed, train
+from recall_distortion.training import init_seed, train
 
 
 def train_dense(
@@ -34,12 +34,12 @@ def train_dense(
         def fit(seed: int) -> dict:
             result = train(initial(seed), splits, hparams, seed=seed, augment=augment,
                            state_path=scratch.state_path(f"seed{seed}"))
-            return entry(result, seed=seed)
+            return checkpoint_entry(result, seed=seed)
 
         def fit_together() -> dict:
             results = train_many([initial(seed) for seed in seeds], splits, hparams, seeds=seeds, augment=augment,
                                  state_path=scratch.state_path("together"))
-            return {seed: entry(result, seed=seed) for seed, result in zip(seeds, results)}
+            return {seed: checkpoint_entry(result, seed=seed) for seed, result in zip(seeds, results)}
 
         if multi_seed == "vmap":
             trained = scratch.result("together", fit_together)
@@ -50,8 +50,3 @@ def train_dense(
     write_epoch_log(logs, log)
     scratch.clear()
 
-
-def entry(result: TrainResult, **labels) -> dict:
-    """What a checkpoint keeps of one trained model, with its epoch log labelled by ``labels``."""
-    return {"state": result.best_state, "best_epoch": result.best_epoch, "val_loss": result.best_val_loss,
-            "log": result.log.assign(**labels)}
