@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import shutil
+import subprocess
 
 import pandas as pd
-import pytest
 import yaml
 
-from tests.snakemake_runs import REPO, copy_workflow, planned_jobs, snakemake
+from tests.snakemake_runs import REPO, SNAKEMAKE, copy_workflow, planned_jobs, snakemake
 
 PIPELINE = ("prepare_data", "train_dense", "prune", "finetune", "evaluate", "aggregate")
 
@@ -128,3 +128,21 @@ def test_report_builds_with_every_figure_and_table(tiny_run, tmp_path):
     assert figures == ["figure1_methods", "figure5_methods", "figure9_methods"]
     for name in figures + ["alpha_ci", "table4_methods", "table8_methods", "summary"]:
         assert name in report, name
+
+
+def test_lint_passes():
+    result = subprocess.run([str(SNAKEMAKE), "--lint"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_bad_config_fails_before_any_job_runs(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    config = yaml.safe_load((workdir / "tiny.yaml").read_text())
+    config["families"][0]["experiments"][0]["dataset"] = "digitz"
+    (workdir / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [str(SNAKEMAKE), "--configfile", "bad.yaml", "--cores", "1"], cwd=workdir, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "unknown dataset 'digitz'; valid datasets: cifar10, cifar100, digits, fashion_mnist, mnist" in result.stderr
+    assert not (workdir / "results").exists()
