@@ -13,12 +13,12 @@ import torch.nn.functional as F
 
 from recall_distortion.evaluation import (
     RECALL_COLUMNS,
-    count_parameters,
     evaluate,
     per_class_metrics,
     predict,
     recall_rows,
 )
+from recall_distortion.pruning import count_parameters
 
 # y_true / y_pred of a hand-made 3-class example:
 #   class 0: support 3, predicted 2 times, TP 2 -> P = 1,   R = 2/3, F1 = 2*(1*2/3)/(1+2/3) = 4/5

@@ -20,7 +20,9 @@ def prune(
 
     Scores are computed once per model and every ratio's mask is cut from the same ranking. UP's
     epsilon is the weight decay stored with the dense checkpoint, i.e. the one the model was trained
-    with. GP/UP need the training-loss gradient and claim a GPU; MP and RP stay on the CPU.
+    with. GP/UP need the training-loss gradient and claim a GPU; MP and RP stay on the CPU. GP and UP
+    each compute the same gradient (one pass over the training split, small next to training): one
+    job per method keeps an added method from rerunning the others.
     """
     checkpoint = load_checkpoint(dense)
     weight_decay = float(checkpoint["hparams"].get("weight_decay", 0.0))
