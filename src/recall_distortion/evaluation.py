@@ -48,17 +48,15 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from recall_distortion.metrics import DENSE  # ``method`` of the model before pruning; its ratio is 1.0
+from recall_distortion.columns import DENSE, MODEL_KEY
 from recall_distortion.pruning import count_parameters
 
-#: Identifying columns of one evaluated model, in table order.
-KEY_COLUMNS = ("dataset", "model", "method", "ratio", "seed")
 #: Per-class metric columns produced by :func:`per_class_metrics` (``note`` is moved last).
 CLASS_COLUMNS = ("class", "support", "recall", "precision", "f1")
 #: Model-level columns added by :func:`evaluate`.
 MODEL_COLUMNS = ("accuracy", "loss", "params_total", "params_nonzero")
 #: All columns of the recall table, in order.
-RECALL_COLUMNS = KEY_COLUMNS + CLASS_COLUMNS + MODEL_COLUMNS + ("note",)
+RECALL_COLUMNS = tuple(MODEL_KEY) + CLASS_COLUMNS + MODEL_COLUMNS + ("note",)
 
 NOTE_NO_SAMPLES = "no test samples"
 NOTE_NEVER_PREDICTED = "never predicted"

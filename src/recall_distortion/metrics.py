@@ -22,11 +22,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-#: ``method`` of the model before pruning, whose ``ratio`` is 1.0.
-DENSE = "dense"
-MODEL_KEYS = ["dataset", "model", "seed"]
-GROUP_KEYS = ["dataset", "model", "method", "ratio", "seed"]
-ALPHA_COLUMNS = GROUP_KEYS + [
+from recall_distortion.columns import DENSE, DENSE_KEY, MODEL_KEY
+
+ALPHA_COLUMNS = MODEL_KEY + [
     "alpha",
     "alpha_reason",
     "accuracy",
@@ -34,7 +32,7 @@ ALPHA_COLUMNS = GROUP_KEYS + [
     "recall_variance",
     "recall_variance_dense",
 ]
-SCATTER_COLUMNS = GROUP_KEYS + ["class", "bbar_before", "bbar_after"]
+SCATTER_COLUMNS = MODEL_KEY + ["class", "bbar_before", "bbar_after"]
 
 # Reasons for an undefined alpha, first applicable one wins (in this order).
 REASON_NO_CLASSES = "no classes"
@@ -213,51 +211,51 @@ def _paired(recall: pd.DataFrame) -> pd.DataFrame:
     Adds bbar_before / bbar_after and the dense recall/accuracy as ``recall_dense`` /
     ``accuracy_dense``. Raises ValueError when a pruned model lacks dense rows or classes do not match.
     """
-    _check_columns(recall, GROUP_KEYS + ["class", "recall", "accuracy"])
-    frame = recall[GROUP_KEYS + ["class", "recall", "accuracy"]]
+    _check_columns(recall, MODEL_KEY + ["class", "recall", "accuracy"])
+    frame = recall[MODEL_KEY + ["class", "recall", "accuracy"]]
     is_dense = frame["method"] == DENSE
     dense = frame[is_dense]
     pruned = frame[~is_dense]
 
-    dup = dense.duplicated(MODEL_KEYS + ["class"], keep=False)
+    dup = dense.duplicated(DENSE_KEY + ["class"], keep=False)
     if dup.any():
         raise ValueError(
-            "duplicate dense rows for (dataset, model, seed, class): " + _describe(dense.loc[dup, MODEL_KEYS])
+            "duplicate dense rows for (dataset, model, seed, class): " + _describe(dense.loc[dup, DENSE_KEY])
         )
-    dup = pruned.duplicated(GROUP_KEYS + ["class"], keep=False)
+    dup = pruned.duplicated(MODEL_KEY + ["class"], keep=False)
     if dup.any():
         raise ValueError(
             "duplicate rows for (dataset, model, method, ratio, seed, class): "
-            + _describe(pruned.loc[dup, GROUP_KEYS])
+            + _describe(pruned.loc[dup, MODEL_KEY])
         )
 
     dense = dense.drop(columns=["method", "ratio"]).rename(
         columns={"recall": "recall_dense", "accuracy": "accuracy_dense"}
     )
-    merged = pruned.merge(dense, on=MODEL_KEYS + ["class"], how="left", indicator=True, validate="m:1")
+    merged = pruned.merge(dense, on=DENSE_KEY + ["class"], how="left", indicator=True, validate="m:1")
     missing = merged["_merge"] != "both"
     if missing.any():
-        has_model = dense[MODEL_KEYS].drop_duplicates().assign(_has=True)
-        lacking = merged.loc[missing, GROUP_KEYS + ["class"]].merge(has_model, on=MODEL_KEYS, how="left")
+        has_model = dense[DENSE_KEY].drop_duplicates().assign(_has=True)
+        lacking = merged.loc[missing, MODEL_KEY + ["class"]].merge(has_model, on=DENSE_KEY, how="left")
         no_model = lacking["_has"].isna()
         if no_model.any():
             raise ValueError(
                 "no dense (method='dense') rows for pruned models: "
-                + _describe(lacking.loc[no_model, GROUP_KEYS])
+                + _describe(lacking.loc[no_model, MODEL_KEY])
             )
         raise ValueError(
             "dense rows lack classes present in pruned models: "
-            + _describe(lacking[MODEL_KEYS + ["class"]])
+            + _describe(lacking[DENSE_KEY + ["class"]])
         )
     merged = merged.drop(columns="_merge")
     # Every dense class must also be present in each pruned model of the same (dataset, model, seed).
-    n_pruned = merged.groupby(GROUP_KEYS, sort=False, dropna=False).size().rename("n").reset_index()
-    n_dense = dense.groupby(MODEL_KEYS, sort=False).size().rename("n_dense").reset_index()
-    counts = n_pruned.merge(n_dense, on=MODEL_KEYS, how="left")
+    n_pruned = merged.groupby(MODEL_KEY, sort=False, dropna=False).size().rename("n").reset_index()
+    n_dense = dense.groupby(DENSE_KEY, sort=False).size().rename("n_dense").reset_index()
+    counts = n_pruned.merge(n_dense, on=DENSE_KEY, how="left")
     short = counts["n"] != counts["n_dense"]
     if short.any():
         raise ValueError(
-            "pruned models lack classes present in their dense model: " + _describe(counts.loc[short, GROUP_KEYS])
+            "pruned models lack classes present in their dense model: " + _describe(counts.loc[short, MODEL_KEY])
         )
     merged["bbar_before"] = normalized_recall_balance(
         merged["recall_dense"].to_numpy(np.float64), merged["accuracy_dense"].to_numpy(np.float64)
@@ -275,7 +273,7 @@ def scatter_points(recall: pd.DataFrame) -> pd.DataFrame:
     B̄^c of the dense model with the same (dataset, model, seed), ``bbar_after`` is B̄_t^c.
     """
     merged = _paired(recall)
-    out = merged[SCATTER_COLUMNS].sort_values(GROUP_KEYS + ["class"], kind="stable")
+    out = merged[SCATTER_COLUMNS].sort_values(MODEL_KEY + ["class"], kind="stable")
     return out.reset_index(drop=True)
 
 
@@ -325,12 +323,12 @@ def alpha_table(recall: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=_ALPHA_DTYPES[c]) for c in ALPHA_COLUMNS})
     x = merged["bbar_before"].to_numpy(np.float64)
     y = merged["bbar_after"].to_numpy(np.float64)
-    work = merged[GROUP_KEYS].copy()
+    work = merged[MODEL_KEY].copy()
     work["xx"] = x * x
     work["xy"] = x * y
     work["nan_x"] = ~np.isfinite(x)
     work["nan_y"] = ~np.isfinite(y)
-    grouped = work.groupby(GROUP_KEYS, dropna=False)
+    grouped = work.groupby(MODEL_KEY, dropna=False)
     sums = grouped.agg(
         n=("xx", "size"),
         sxx=("xx", "sum"),  # NaN terms are skipped here but flagged by nan_x / nan_y
@@ -338,8 +336,8 @@ def alpha_table(recall: pd.DataFrame) -> pd.DataFrame:
         nan_x=("nan_x", "sum"),
         nan_y=("nan_y", "sum"),
     )
-    after = _group_stats(merged, GROUP_KEYS, "recall", "accuracy")
-    before = _group_stats(merged, GROUP_KEYS, "recall_dense", "accuracy_dense")
+    after = _group_stats(merged, MODEL_KEY, "recall", "accuracy")
+    before = _group_stats(merged, MODEL_KEY, "recall_dense", "accuracy_dense")
     alpha, reason = _alpha_from_sums(
         sums["n"].to_numpy(),
         sums["sxx"].to_numpy(np.float64),
@@ -357,7 +355,7 @@ def alpha_table(recall: pd.DataFrame) -> pd.DataFrame:
     out["recall_variance"] = after["recall_variance"].to_numpy(np.float64)
     out["recall_variance_dense"] = before["recall_variance"].to_numpy(np.float64)
     out = out.astype(_ALPHA_DTYPES)[ALPHA_COLUMNS]
-    return out.sort_values(GROUP_KEYS, kind="stable").reset_index(drop=True)
+    return out.sort_values(MODEL_KEY, kind="stable").reset_index(drop=True)
 
 
 _ALPHA_DTYPES = {

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pandas as pd
 
 from recall_distortion.atomic import write_parquet
+from recall_distortion.columns import MODEL_KEY
 from recall_distortion.metrics import alpha_table
 
 
 def aggregate(group_tables: list, recall_output, alpha_output) -> None:
     """Concatenate the groups' recall tables and compute alpha per (dataset, model, method, ratio, seed)."""
-    keys = ["dataset", "model", "method", "ratio", "seed", "class"]
     recall = pd.concat([pd.read_parquet(path) for path in group_tables], ignore_index=True)
-    recall = recall.sort_values(keys, kind="stable", ignore_index=True)
+    recall = recall.sort_values(MODEL_KEY + ["class"], kind="stable", ignore_index=True)
     write_parquet(recall, recall_output)
     write_parquet(alpha_table(recall), alpha_output)

@@ -8,7 +8,7 @@ from recall_distortion.atomic import write_parquet
 from recall_distortion.datasets import DATASETS
 from recall_distortion.device import claim_device
 from recall_distortion.evaluation import evaluate as evaluate_model, recall_rows
-from recall_distortion.metrics import DENSE
+from recall_distortion.columns import DENSE
 from recall_distortion.stages.files import load_checkpoint, load_splits_as_tensors, new_model
 
 
