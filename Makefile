@@ -24,8 +24,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# As the snakemake-workflows CI: the linter, and the formatter in check mode.
 lint: $(VENV)/.installed
 	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 
 dry-run: $(VENV)/.installed
 	$(BIN)/snakemake --configfile $(CONFIG) -n --quiet rules

@@ -2,15 +2,10 @@
 # per-class recall -> alpha -> tables, figures, summary. See README.md for how to run it.
 from snakemake.utils import min_version
 
-from recall_distortion.config import check_config
-
 min_version("9.0")
 
 
 configfile: "config/config.yaml"
-
-
-check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"

@@ -8,10 +8,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recall_distortion.config import ConfigError, check_config, experiments, parse_group, seed_groups
+from snakemake.utils import validate
+
+from recall_distortion.config import ConfigError, check_study, experiments, schema_errors, seed_groups, with_dataset_entries
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def check_config(config, schema=SCHEMA):
+    """What workflow/rules/common.smk does with a config before any job runs."""
+    with_dataset_entries(config)
+    if errors := schema_errors(config, schema):
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+    validate(config, str(schema), set_default=True)
+    check_study(config)
 
 
 @pytest.fixture
@@ -96,11 +107,19 @@ def test_model_without_hyperparameters(config):
 
 
 def test_seed_groups_are_aligned_so_added_seeds_form_new_groups():
-    assert seed_groups({"seeds": 30, "seeds_per_job": 5}) == [(s, s + 4) for s in range(0, 30, 5)]
+    assert seed_groups({"seeds": 30, "first_seed": 0, "seeds_per_job": 5}) == [(s, s + 4) for s in range(0, 30, 5)]
     assert seed_groups({"seeds": 7, "first_seed": 10, "seeds_per_job": 3}) == [(10, 12), (13, 15), (16, 16)]
-    grown = seed_groups({"seeds": 40, "seeds_per_job": 5})
-    assert grown[:6] == seed_groups({"seeds": 30, "seeds_per_job": 5})
-    assert parse_group("5-9") == [5, 6, 7, 8, 9]
+    grown = seed_groups({"seeds": 40, "first_seed": 0, "seeds_per_job": 5})
+    assert grown[:6] == seed_groups({"seeds": 30, "first_seed": 0, "seeds_per_job": 5})
+
+
+def test_every_dataset_of_a_family_gets_the_schemas_defaults(config):
+    config["datasets"] = {"digits": {"input_size": 32}}
+    config["families"].append({"name": "fashion", "kind": "method", "methods": ["mp"], "ratios": [2],
+                               "experiments": [{"dataset": "fashion_mnist", "model": "lenet5"}]})
+    check_config(config)
+    defaults = {"input_size": None, "val_fraction": 0.1, "split_seed": 0, "data_dir": None, "download": False}
+    assert config["datasets"] == {"digits": defaults | {"input_size": 32}, "fashion_mnist": defaults}
 
 
 def test_families_share_experiments_and_take_the_union_of_ratios(config):

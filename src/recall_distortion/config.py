@@ -1,10 +1,12 @@
 """What a study config means: checks against the registries, and the job plan derived from it.
 
-The JSON schema (workflow/schemas/config.schema.yaml) checks structure and types. The checks here
-need the package: a name must be in its registry (the error lists the valid ones), and every ratio
-must be feasible for its model (section 4's ratio counts every parameter, but only non-classifier
-weights can go, so each model has a largest feasible ratio). Both run when Snakemake builds the DAG,
-before any job starts.
+The JSON schema (workflow/schemas/config.schema.yaml) checks structure and types and holds every
+default; ``workflow/rules/common.smk`` validates the config against it (Snakemake's ``validate``
+with ``set_default=True``, after :func:`schema_errors` has reported any error one line per key), so
+the functions here read a config whose defaults are filled in. The checks here need the package: a
+name must be in its registry (the error lists the valid ones), and every ratio must be feasible for
+its model (section 4's ratio counts every parameter, but only non-classifier weights can go, so each
+model has a largest feasible ratio). Both run when Snakemake builds the DAG, before any job starts.
 """
 
 from __future__ import annotations
@@ -26,23 +28,26 @@ class Experiment:
     ratios: dict  # method -> tuple of ratios, sorted
 
 
-def check_config(config: dict, schema_path) -> None:
-    """Validate a study config before any job runs: schema (with defaults filled in), then names and ratios.
-
-    Schema errors are reported one line each, as ``key.path: problem``, instead of jsonschema's dump
-    of the whole schema.
-    """
+def schema_errors(config: dict, schema_path) -> list[str]:
+    """Every schema violation of ``config``, one ``key.path: problem`` line each (jsonschema's own
+    message would dump the whole schema); empty when the config is valid."""
     import jsonschema
     import yaml
-    from snakemake.utils import validate
 
     schema = yaml.safe_load(open(schema_path))
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"{_key_path(error.absolute_path)}: {error.message}" for error in errors]
-        raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
-    validate(config, str(schema_path), set_default=True)
-    check_study(config)
+    return [f"{_key_path(error.absolute_path)}: {error.message}" for error in errors]
+
+
+def with_dataset_entries(config: dict) -> dict:
+    """``config`` with an (empty) ``datasets`` entry for every dataset a family uses, so that schema
+    validation fills in that dataset's defaults too."""
+    datasets = config.setdefault("datasets", {})
+    for family in config.get("families", []):
+        for experiment in family.get("experiments", []):
+            if isinstance(experiment, dict) and "dataset" in experiment:
+                datasets.setdefault(experiment["dataset"], {})
+    return config
 
 
 def _key_path(path) -> str:
@@ -99,14 +104,7 @@ def input_size(config: dict, dataset: str) -> int:
     """Side of the images fed to the model: the configured size, else the stored one."""
     from recall_distortion.datasets import DATASETS
 
-    size = config.get("datasets", {}).get(dataset, {}).get("input_size")
-    return size or DATASETS[dataset].image_size
-
-
-def dataset_options(config: dict, dataset: str) -> dict:
-    """The dataset's options with the schema's defaults for any that are absent."""
-    defaults = {"input_size": None, "val_fraction": 0.1, "split_seed": 0, "data_dir": None, "download": False}
-    return defaults | config.get("datasets", {}).get(dataset, {})
+    return config["datasets"][dataset]["input_size"] or DATASETS[dataset].image_size
 
 
 def experiments(config: dict) -> list[Experiment]:
@@ -133,11 +131,5 @@ def seed_groups(config: dict) -> list[tuple[int, int]]:
     Groups are aligned to ``first_seed``, so adding seeds at the end leaves existing groups (and
     their outputs) untouched whenever the old count was a multiple of ``seeds_per_job``.
     """
-    first, count, size = config.get("first_seed", 0), config["seeds"], config.get("seeds_per_job", 1)
+    first, count, size = config["first_seed"], config["seeds"], config["seeds_per_job"]
     return [(s, min(s + size, first + count) - 1) for s in range(first, first + count, size)]
-
-
-def parse_group(group: str) -> list[int]:
-    """Seeds of a group wildcard such as ``"5-9"``."""
-    first, last = (int(part) for part in group.split("-"))
-    return list(range(first, last + 1))

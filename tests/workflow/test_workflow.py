@@ -135,6 +135,13 @@ def test_lint_passes():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_snakefiles_are_formatted_with_snakefmt():
+    snakefmt = SNAKEMAKE.parent / "snakefmt"
+    result = subprocess.run([str(snakefmt), "--check", "Snakefile", "workflow/rules"], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_bad_config_fails_before_any_job_runs(tmp_path):
     workdir = copy_workflow(tmp_path)
     config = yaml.safe_load((workdir / "tiny.yaml").read_text())

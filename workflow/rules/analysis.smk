@@ -14,25 +14,6 @@ from recall_distortion.analysis.layout import (
 )
 
 ANALYSIS_PLAN = analysis_plan(FAMILIES)
-# Sources each kind of job runs (params: code): editing the plotting code reruns only the figure jobs.
-ANALYSIS_CODE = {
-    "tables": ("analysis/__init__.py", "analysis/layout.py", "analysis/stats.py", "analysis/tables.py"),
-    "figures": (
-        "analysis/__init__.py",
-        "analysis/layout.py",
-        "analysis/stats.py",
-        "analysis/tables.py",
-        "analysis/figures.py",
-        "metrics.py",
-    ),
-    "summary": (
-        "analysis/__init__.py",
-        "analysis/layout.py",
-        "analysis/stats.py",
-        "analysis/tables.py",
-        "analysis/summary.py",
-    ),
-}
 # analysis_targets(): every analysis output of the study, for rule all.
 analysis_targets = partial(_analysis_targets, FAMILIES, RESULTS)
 
@@ -45,7 +26,7 @@ rule analysis_tables:
         rule_files(ANALYSIS_PLAN.tables, RESULTS, "Tables"),
     params:
         families=FAMILIES,
-        code=code_version(*ANALYSIS_CODE["tables"]),
+        code=script_code("analysis_tables"),
     log:
         f"{RESULTS}/logs/analysis_tables.log",
     conda:
@@ -74,7 +55,7 @@ rule analysis_figures:
         pdf=f"{RESULTS}/figures/{{figure}}.pdf",
     params:
         figure=partial(figure_spec, FAMILIES),
-        code=code_version(*ANALYSIS_CODE["figures"]),
+        code=script_code("analysis_figures"),
     log:
         f"{RESULTS}/logs/analysis_figures/{{figure}}.log",
     wildcard_constraints:
@@ -100,7 +81,7 @@ rule analysis_summary:
     params:
         families=FAMILIES,
         title=f"Findings of study {config['study']}",
-        code=code_version(*ANALYSIS_CODE["summary"]),
+        code=script_code("analysis_summary"),
     log:
         f"{RESULTS}/logs/analysis_summary.log",
     conda:

@@ -1,21 +1,36 @@
-# Helpers that turn the validated config into target lists and input functions.
-import hashlib
+# Config validation, and the helpers that turn the validated config into target lists and input functions.
 import json
 from pathlib import Path
 
+from snakemake.utils import validate
+
 from recall_distortion.config import (
-    dataset_options,
+    ConfigError,
+    check_study,
     experiments,
     input_size,
-    parse_group,
+    schema_errors,
     seed_groups,
+    with_dataset_entries,
 )
+from recall_distortion.sources import code_version
+
+# Structure and types first, one line per offending key; then Snakemake fills in every default the
+# schema holds (the package takes defaults from nowhere else); then names and ratios against the
+# package's registries. All before any job runs.
+SCHEMA = f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
+with_dataset_entries(config)
+if errors := schema_errors(config, SCHEMA):
+    raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+validate(config, SCHEMA, set_default=True)
+check_study(config)
 
 RESULTS = f"results/{config['study']}"
 FAMILIES = config["families"]
 EXPERIMENTS = experiments(config)
 GROUPS = [f"{first}-{last}" for first, last in seed_groups(config)]
-PACKAGE = Path(workflow.basedir) / "src" / "recall_distortion"
+SOURCES = Path(workflow.basedir) / "src"
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 ENV = "../../envs/recall_distortion.yaml"
 
 
@@ -27,26 +42,15 @@ wildcard_constraints:
     family=r"[A-Za-z0-9_]+",
 
 
-def code_version(*sources):
-    """Short hash of package sources (files or folders under src/recall_distortion).
+def script_code(script):
+    """Hash of workflow/scripts/<script>.py and every package module it imports, directly or not.
 
-    Snakemake does not see edits to an imported package. Each rule passes the hash of the modules it
-    runs as a param, so editing, say, pruning.py changes the prune rule's params and Snakemake reruns
-    pruning and what depends on it, but never dense training.
+    Snakemake does not see edits to an imported package. Each rule passes this hash as a param, so
+    editing, say, pruning.py changes the prune rule's params and Snakemake reruns pruning and what
+    depends on it, but never dense training, whose script never imports pruning.py. The module list
+    comes from the real imports (recall_distortion.sources), so it cannot drift from the code.
     """
-    digest = hashlib.sha256()
-    for source in sources:
-        path = PACKAGE / source
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        for file in files:
-            digest.update(file.relative_to(PACKAGE).as_posix().encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-# What each job runs, for code_version: any job that builds a model on prepared data, and jobs that train.
-MODEL_CODE = ("datasets.py", "models", "device.py", "stages/files.py")
-TRAINING_CODE = MODEL_CODE + ("training.py", "multiseed.py", "stages/resume.py")
+    return code_version(SCRIPTS / f"{script}.py", SOURCES)
 
 
 def experiment(wildcards):
@@ -72,7 +76,13 @@ def canonical(value):
 
 
 def preparation_options(wildcards):
-    return canonical(dataset_options(config, wildcards.dataset))
+    return canonical(config["datasets"][wildcards.dataset])
+
+
+def group_seeds(wildcards):
+    """Seeds of a group wildcard such as ``"5-9"``."""
+    first, last = (int(part) for part in wildcards.group.split("-"))
+    return list(range(first, last + 1))
 
 
 def train_hparams(wildcards):
@@ -95,12 +105,8 @@ def scoring_gpus(wildcards):
     return int(METHODS[wildcards.method].needs_gradient)
 
 
-def experiment_methods(wildcards):
-    return list(experiment(wildcards).methods)
-
-
 def finetuned_checkpoints(wildcards):
-    """Every method's fine-tuned checkpoints of one (dataset, model, seed group), in experiment_methods order."""
+    """Every method's fine-tuned checkpoints of one (dataset, model, seed group); each names its method."""
     folder = group_dir(wildcards.dataset, wildcards.model, wildcards.group)
     return [f"{folder}/{method}/finetuned.pt" for method in experiment(wildcards).methods]
 

@@ -7,9 +7,8 @@ rule evaluate:
     output:
         f"{group_dir()}/recall.parquet",
     params:
-        methods=experiment_methods,
         input_size=model_input_size,
-        code=code_version(*MODEL_CODE, "evaluation.py", "stages/evaluate.py"),
+        code=script_code("evaluate"),
     log:
         f"{RESULTS}/logs/evaluate/{{dataset}}/{{model}}/seeds{{group}}.log",
     threads: 1
@@ -29,7 +28,7 @@ rule aggregate:
         recall=f"{RESULTS}/recall.parquet",
         alpha=f"{RESULTS}/alpha.parquet",
     params:
-        code=code_version("metrics.py", "stages/aggregate.py"),
+        code=script_code("aggregate"),
     log:
         f"{RESULTS}/logs/aggregate.log",
     conda:

@@ -9,7 +9,7 @@ rule prune:
         ratios=method_ratios,
         input_size=model_input_size,
         pruning=canonical(config["pruning"]),
-        code=code_version(*MODEL_CODE, "pruning.py", "stages/prune.py"),
+        code=script_code("prune"),
     log:
         f"{RESULTS}/logs/prune/{{dataset}}/{{model}}/seeds{{group}}/{{method}}.log",
     threads: 1

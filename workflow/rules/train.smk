@@ -6,10 +6,11 @@ rule train_dense:
         checkpoint=f"{group_dir()}/dense.pt",
         log=f"{group_dir()}/dense_log.tsv",
     params:
+        seeds=group_seeds,
         hparams=train_hparams,
         input_size=model_input_size,
         resume_dir=f"{RESULTS}/.resume",
-        code=code_version(*TRAINING_CODE, "stages/train.py"),
+        code=script_code("train_dense"),
         multi_seed=config["multi_seed"],
     log:
         f"{RESULTS}/logs/train_dense/{{dataset}}/{{model}}/seeds{{group}}.log",
@@ -35,7 +36,7 @@ rule finetune:
         hparams=finetune_hparams,
         input_size=model_input_size,
         resume_dir=f"{RESULTS}/.resume",
-        code=code_version(*TRAINING_CODE, "pruning.py", "stages/finetune.py"),
+        code=script_code("finetune"),
         multi_seed=config["multi_seed"],
     log:
         f"{RESULTS}/logs/finetune/{{dataset}}/{{model}}/seeds{{group}}/{{method}}.log",

@@ -9,6 +9,5 @@ evaluate(
     snakemake.output[0],
     dataset=snakemake.wildcards.dataset,
     model=snakemake.wildcards.model,
-    methods=snakemake.params.methods,
     input_size=snakemake.params.input_size,
 )

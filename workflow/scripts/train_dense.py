@@ -1,4 +1,3 @@
-from recall_distortion.config import parse_group
 from recall_distortion.stages.files import setup_job
 from recall_distortion.stages.train import train_dense
 
@@ -9,7 +8,7 @@ train_dense(
     snakemake.output.log,
     dataset=snakemake.wildcards.dataset,
     model=snakemake.wildcards.model,
-    seeds=parse_group(snakemake.wildcards.group),
+    seeds=snakemake.params.seeds,
     input_size=snakemake.params.input_size,
     hparams=snakemake.params.hparams,
     resume_dir=snakemake.params.resume_dir,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from recall_distortion.atomic import write_parquet
@@ -12,12 +14,18 @@ from recall_distortion.columns import DENSE
 from recall_distortion.stages.files import load_checkpoint, load_splits_as_tensors, new_model
 
 
-def evaluate(data, dense, finetuned: list, output, *, dataset: str, model: str, methods: list[str], input_size: int) -> None:
-    """Write the long recall table (evaluation module's columns) of the group: method "dense" at ratio 1."""
+def evaluate(data, dense, finetuned: list, output, *, dataset: str, model: str, input_size: int) -> None:
+    """Write the long recall table (evaluation module's columns) of the group: method "dense" at ratio 1.
+
+    Each fine-tuned checkpoint is labelled with the method it stores, which must also be the name of
+    its folder (``<group>/<method>/finetuned.pt``); dataset, model and input size must be the job's.
+    """
     num_classes = DATASETS[dataset].num_classes
-    checkpoints = [(DENSE, {1.0: entry}, seed) for seed, entry in load_checkpoint(dense)["seeds"].items()]
-    for method, path in zip(methods, finetuned, strict=True):
-        checkpoints += [(method, per_ratio, seed) for seed, per_ratio in load_checkpoint(path)["seeds"].items()]
+    expected = dict(dataset=dataset, model=model, input_size=input_size)
+    checkpoints = [(DENSE, {1.0: entry}, seed) for seed, entry in load_checkpoint(dense, **expected)["seeds"].items()]
+    for path in finetuned:
+        tuned = load_checkpoint(path, **expected, method=Path(path).parent.name)
+        checkpoints += [(tuned["method"], per_ratio, seed) for seed, per_ratio in tuned["seeds"].items()]
     tables = []
     with claim_device() as device:
         (x, y), = load_splits_as_tensors(data, dataset, input_size, device, splits=("test",)).values()

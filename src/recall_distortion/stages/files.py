@@ -52,9 +52,25 @@ def new_model(dataset: str, model: str, input_size: int, device) -> torch.nn.Mod
     return build_model(model, spec.num_classes, spec.channels, input_size).to(device)
 
 
-def load_checkpoint(path) -> dict:
-    """A checkpoint dict written by a stage (tensors mapped to the CPU)."""
-    return torch.load(Path(path), map_location="cpu", weights_only=False)
+class CheckpointMismatch(ValueError):
+    """A checkpoint describes another dataset, model, input size or method than the job was asked
+    for: using it would silently label one model's numbers as another's."""
+
+
+def load_checkpoint(path, **expected) -> dict:
+    """A checkpoint dict written by a stage (tensors mapped to the CPU), checked against ``expected``.
+
+    Every stage writes what it describes (``dataset``, ``model``, ``input_size``, and ``method`` after
+    pruning) into its checkpoint; a later stage passes what it is asked to do, e.g.
+    ``load_checkpoint(path, dataset="digits", model="lenet5", input_size=32)``, and gets a
+    :class:`CheckpointMismatch` naming the file and both values instead of a wrong number.
+    """
+    checkpoint = torch.load(Path(path), map_location="cpu", weights_only=False)
+    wrong = [f"{key} {checkpoint.get(key)!r} (expected {value!r})" for key, value in expected.items()
+             if checkpoint.get(key) != value]
+    if wrong:
+        raise CheckpointMismatch(f"{path} holds {', '.join(wrong)}; rerun the stage that wrote it")
+    return checkpoint
 
 
 def write_epoch_log(frames, path) -> None:

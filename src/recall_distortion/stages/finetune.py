@@ -22,7 +22,8 @@ def finetune(
     data, dense, masks, checkpoint, log, *, dataset: str, model: str, method: str, input_size: int,
     hparams: dict, resume_dir, code: str, multi_seed: str = "sequential",
 ) -> None:
-    """Write ``checkpoint`` = {"method", "hparams", "seeds": {seed: {ratio: {"state", "best_epoch", "val_loss"}}}}.
+    """Write ``checkpoint`` = {"dataset", "model", "input_size", "method", "hparams",
+    "seeds": {seed: {ratio: {"state", "best_epoch", "val_loss"}}}}.
 
     Each pruned model starts from its seed's dense weights with the pruned ones zeroed, is trained
     with the mask re-applied after every step, and keeps its lowest-validation-loss epoch. multi_seed
@@ -30,7 +31,8 @@ def finetune(
     differ per seed but not in shape), "sequential" one model after another; the results are the same.
     """
     check_mode(multi_seed)
-    dense_checkpoint, mask_checkpoint = load_checkpoint(dense), load_checkpoint(masks)
+    expected = dict(dataset=dataset, model=model, input_size=input_size)
+    dense_checkpoint, mask_checkpoint = load_checkpoint(dense, **expected), load_checkpoint(masks, **expected, method=method)
     seeds = sorted(mask_checkpoint["seeds"])
     scratch = ResumeDir(resume_dir, job=f"finetune/{dataset}/{model}/{method}", code=code, hparams=hparams,
                         size=input_size, seeds=seeds, ratios=mask_checkpoint["ratios"])
@@ -68,6 +70,6 @@ def finetune(
                 for seed, per_ratio in mask_checkpoint["seeds"].items()
             }
     logs = [kept.pop("log") for per_ratio in tuned.values() for kept in per_ratio.values()]
-    save_torch({"dataset": dataset, "model": model, "method": method, "hparams": hparams, "seeds": tuned}, checkpoint)
+    save_torch({**expected, "method": method, "hparams": hparams, "seeds": tuned}, checkpoint)
     write_epoch_log(logs, log)
     scratch.clear()

@@ -16,7 +16,8 @@ def prune(
     data, dense, output, *, dataset: str, model: str, method: str, ratios: list[float], input_size: int,
     gradient_batches: int | None = None, gradient_includes_weight_decay: bool = False,
 ) -> None:
-    """Write ``output`` = {"method", "ratios", "weight_decay", "seeds": {seed: {ratio: {param: bool mask}}}}.
+    """Write ``output`` = {"dataset", "model", "input_size", "method", "ratios", "weight_decay",
+    "seeds": {seed: {ratio: {param: bool mask}}}}.
 
     Scores are computed once per model and every ratio's mask is cut from the same ranking. UP's
     epsilon is the weight decay stored with the dense checkpoint, i.e. the one the model was trained
@@ -24,7 +25,7 @@ def prune(
     each compute the same gradient (one pass over the training split, small next to training): one
     job per method keeps an added method from rerunning the others.
     """
-    checkpoint = load_checkpoint(dense)
+    checkpoint = load_checkpoint(dense, dataset=dataset, model=model, input_size=input_size)
     weight_decay = float(checkpoint["hparams"].get("weight_decay", 0.0))
     needs_gradient = METHODS[method].needs_gradient
     masks = {}
@@ -42,4 +43,5 @@ def prune(
                 )
             per_ratio = prune_masks(net, method, ratios, gradient=gradient, weight_decay=weight_decay, seed=seed)
             masks[seed] = {ratio: {name: mask.cpu() for name, mask in by_name.items()} for ratio, by_name in per_ratio.items()}
-    save_torch({"method": method, "ratios": list(ratios), "weight_decay": weight_decay, "seeds": masks}, output)
+    save_torch({"dataset": dataset, "model": model, "input_size": input_size, "method": method, "ratios": list(ratios),
+                "weight_decay": weight_decay, "seeds": masks}, output)
