@@ -4,7 +4,7 @@ rule prepare_data:
         f"{RESULTS}/data/{{dataset}}.npz",
     params:
         options=preparation_options,
-        code=code_version("datasets.py", "stages/data.py"),
+        code=code_version("data", "stages/data.py"),
     log:
         f"{RESULTS}/logs/prepare_data/{{dataset}}.log",
     conda:
