@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from recall_distortion.datasets import DATASETS, augment_batch, load_splits, to_float_tensor
+from recall_distortion.data import DATASETS, augment_batch, load_splits, to_float_tensor
 from recall_distortion.models import build_model
 from recall_distortion.multiseed import train_many
 from recall_distortion.stages.data import prepare_data

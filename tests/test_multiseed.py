@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from recall_distortion.datasets import augment_batch
+from recall_distortion.data import augment_batch
 from recall_distortion.models import build_model
 from recall_distortion.multiseed import train_many
 from recall_distortion.training import TrainingDiverged, init_seed, train
@@ -87,7 +87,7 @@ def resnet_data() -> dict:
 
 
 def test_resnet_batchnorm_statistics_and_augmentation_per_seed():
-    # ResNet-20, batch 8 (2 steps per epoch), 2 epochs, Nesterov, datasets.augment_batch. In float64:
+    # ResNet-20, batch 8 (2 steps per epoch), 2 epochs, Nesterov, data.augment_batch. In float64:
     # on random images with 8-image BatchNorm batches, float32 rounding differences between batched and
     # single kernels grow over a few steps, which would hide a real mistake; float64 shows the two
     # computations are the same (agreement to 1e-9, while e.g. a wrong data order is off by O(1)).

@@ -2,8 +2,9 @@
 
 One concept per module:
 
-- ``datasets``   registry of datasets; readers for digits, IDX (MNIST/Fashion-MNIST) and CIFAR pickles;
-                 stratified train/validation/test splits as uint8 arrays.
+- ``data``       registry of datasets (``spec``, ``catalog``); IDX and CIFAR pickle readers (``formats``);
+                 files, MD5s and downloads (``files``); stratified train/validation/test splits as
+                 uint8 arrays (``splits``); normalization, resize and augmentation (``tensors``).
 - ``models``     registry of architectures: LeNet5 and the CIFAR ResNets of He et al. (2016).
 - ``training``   SGD training/fine-tuning on in-memory tensors, best-validation checkpoint, resume.
 - ``pruning``    global unstructured one-shot pruning: score registry (MP, GP, UP, RP), exact top-k

@@ -63,7 +63,7 @@ def _check_name(kind: str, name: str, registry, where: str) -> None:
 
 def check_study(config: dict) -> None:
     """Raise ConfigError for names outside the registries, missing hyper-parameters or infeasible ratios."""
-    from recall_distortion.datasets import DATASETS
+    from recall_distortion.data import DATASETS
     from recall_distortion.models import MODELS
     from recall_distortion.pruning import METHODS, feasible_ratio_limit
 
@@ -102,7 +102,7 @@ def check_study(config: dict) -> None:
 
 def input_size(config: dict, dataset: str) -> int:
     """Side of the images fed to the model: the configured size, else the stored one."""
-    from recall_distortion.datasets import DATASETS
+    from recall_distortion.data import DATASETS
 
     return config["datasets"][dataset]["input_size"] or DATASETS[dataset].image_size
 

@@ -7,7 +7,7 @@ the project's recall table (``recall.parquet``), whose columns are, in this orde
 ==================  =========  ==========================================================================
 column              dtype      meaning
 ==================  =========  ==========================================================================
-``dataset``         str        dataset name (``datasets.DATASETS`` key, e.g. ``"cifar10"``)
+``dataset``         str        dataset name (``data.DATASETS`` key, e.g. ``"cifar10"``)
 ``model``           str        architecture name (``models.MODELS`` key, e.g. ``"resnet56"``)
 ``method``          str        pruning method ``"mp"``, ``"gp"``, ``"up"``, ``"rp"``; ``"dense"`` before
                                pruning

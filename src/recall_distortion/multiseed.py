@@ -33,7 +33,7 @@ epoch pays the compilation). There is no channels_last option: a stacked batch i
 C, H, W) and vmap's convolution rule folds the seed dimension into the channels of a grouped
 convolution, so the layout the kernel sees is the batching rule's, not ours (and no GPU was at hand
 to measure otherwise). Data should already be on the device (`stages.files.load_splits_as_tensors`),
-where `datasets.augment_batch` then runs too. Goals on one H100/H200, to be measured with
+where `data.augment_batch` then runs too. Goals on one H100/H200, to be measured with
 benchmarks/run.py: >= 5x the seed-epochs/s of one seed per process for LeNet5, >= 2x for ResNet-20.
 
 Float rounding: the batched kernels sum in another order than the single-model ones, so fp32 weights

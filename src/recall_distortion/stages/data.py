@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from recall_distortion.atomic import atomic_path
-from recall_distortion.datasets import load_splits, verify_checksums
+from recall_distortion.data import load_splits, verify_checksums
 
 
 def prepare_data(output, *, dataset: str, val_fraction: float, split_seed: int, data_dir=None, download=False, **_) -> None:

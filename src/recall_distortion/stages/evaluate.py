@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from recall_distortion.atomic import write_parquet
-from recall_distortion.datasets import DATASETS
+from recall_distortion.data import DATASETS
 from recall_distortion.device import claim_device
 from recall_distortion.evaluation import evaluate as evaluate_model, recall_rows
 from recall_distortion.columns import DENSE

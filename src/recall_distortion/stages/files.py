@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from recall_distortion.atomic import write_text
-from recall_distortion.datasets import DATASETS, to_float_tensor
+from recall_distortion.data import DATASETS, to_float_tensor
 from recall_distortion.models import build_model
 
 SPLITS = ("train", "val", "test")

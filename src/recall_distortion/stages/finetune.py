@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recall_distortion.atomic import save_torch
-from recall_distortion.datasets import DATASETS, augment_batch
+from recall_distortion.data import DATASETS, augment_batch
 from recall_distortion.device import claim_device
 from recall_distortion.multiseed import check_mode, train_many
 from recall_distortion.pruning import apply_masks
