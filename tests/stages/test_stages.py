@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from recall_distortion.collapse import mark_collapsed
 from recall_distortion.metrics import alpha_table
 from recall_distortion.pruning import weights_to_remove
 from recall_distortion.stages.aggregate import aggregate
@@ -86,7 +87,7 @@ def test_a_checkpoint_in_another_methods_folder_is_refused(group, tmp_path):
 
 def test_aggregate_writes_the_recall_table_and_its_alpha(group, tmp_path):
     evaluate(group / "digits.npz", group / "dense.pt", [group / "mp" / "finetuned.pt"], tmp_path / "g.parquet", **JOB)
-    aggregate([tmp_path / "g.parquet"], tmp_path / "recall.parquet", tmp_path / "alpha.parquet")
+    aggregate([tmp_path / "g.parquet"], tmp_path / "recall.parquet", tmp_path / "alpha.parquet", min_retained=0.5)
     recall = pd.read_parquet(tmp_path / "recall.parquet")
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "alpha.parquet"), alpha_table(recall))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "alpha.parquet"), mark_collapsed(alpha_table(recall), recall))
     assert recall.equals(recall.sort_values(["dataset", "model", "method", "ratio", "seed", "class"], ignore_index=True))

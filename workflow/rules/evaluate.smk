@@ -28,6 +28,7 @@ rule aggregate:
         recall=f"{RESULTS}/recall.parquet",
         alpha=f"{RESULTS}/alpha.parquet",
     params:
+        collapse={"min_retained": config["collapse"]["min_retained"]},
         code=script_code("aggregate"),
     log:
         f"{RESULTS}/logs/aggregate.log",
