@@ -37,6 +37,17 @@ def test_defaults_are_filled_in(config):
     assert config["pruning"]["gradient_includes_weight_decay"] is False
 
 
+def test_defaults_are_those_snakemake_sets(config):
+    from snakemake.utils import validate
+
+    del config["first_seed"], config["models"]["lenet5"]["train"]["momentum"]
+    config["datasets"]["digits"] = {"input_size": 32}
+    ours, snakemakes = copy.deepcopy(config), copy.deepcopy(config)
+    check_config(ours, SCHEMA)
+    validate(snakemakes, str(SCHEMA), set_default=True)
+    assert ours == snakemakes and ours["datasets"]["digits"]["val_fraction"] == 0.1
+
+
 def test_unknown_key_is_named(config):
     config["familes"] = []
     assert "'familes' was unexpected" in rejected(config)

@@ -34,15 +34,33 @@ def check_config(config: dict, schema_path) -> None:
     """
     import jsonschema
     import yaml
-    from snakemake.utils import validate
 
     schema = yaml.safe_load(open(schema_path))
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"{_key_path(error.absolute_path)}: {error.message}" for error in errors]
         raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
-    validate(config, str(schema_path), set_default=True)
+    _with_defaults(jsonschema.Draft202012Validator)(schema).validate(config)
     check_study(config)
+
+
+def _with_defaults(validator_class):
+    """A validator that also sets each missing property that has a schema ``default`` (the jsonschema FAQ
+    recipe, as Snakemake's ``validate(set_default=True)`` does), so the package needs no Snakemake."""
+    import copy
+
+    from jsonschema import validators
+
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if validator.is_type(instance, "object"):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
 
 
 def _key_path(path) -> str:
