@@ -93,3 +93,10 @@ def make_recall(families, seeds: int = 3, classes: int = 4, rng_seed: int = 0) -
                     a = planted_alpha(d, m, p, r) + rng.normal(0, 0.01)
                     add(d, m, p, r, s, acc - 0.01 * np.log2(r), a * bbar)
     return pd.DataFrame(rows)
+
+
+def cell_alpha(alpha: pd.DataFrame, dataset: str, model: str, method: str, ratio: float) -> pd.Series:
+    """α of one (dataset, model, method, ratio) cell by seed, read directly from the alpha table."""
+    cell = (alpha.dataset == dataset) & (alpha.model == model) & (alpha.method == method) & (alpha.ratio == ratio)
+    sel = alpha[cell]
+    return sel.set_index("seed")["alpha"].sort_index()

@@ -34,7 +34,8 @@ def test_every_planned_figure_is_written(data, tmp_path):
     alpha, recall = data
     written = []
     for family in FAMILIES:
-        written += figures.write_family_figures(alpha, recall, family, tmp_path)
+        for output in layout.analysis_plan([family]).figures[family["name"]]:
+            written += figures.write_figure(alpha, recall, family, output.stem, tmp_path)
     expected = {p.split("/")[-1] for paths in layout.expected_outputs(FAMILIES)["figures"].values() for p in paths}
     assert {p.name for p in written} == expected == {p.name for p in tmp_path.iterdir()}
     for path in written:

@@ -51,34 +51,3 @@ def test_dataset_comparisons_default_to_consecutive_pairs():
     fam["comparisons"] = [["mnist", "cifar100"]]
     assert comparisons(fam) == [("mnist", "cifar100")]
 
-
-def test_rule_files_flag_only_the_report_file(families):
-    from snakemake.io import is_flagged
-
-    from recall_distortion.analysis.layout import analysis_targets, rule_files
-
-    plan = analysis_plan(families)
-    files = rule_files(plan.tables, "results/s", "Tables")
-    flagged = sorted(str(f) for f in files if is_flagged(f, "report"))
-    assert flagged == sorted(f"results/s/tables/{o.stem}.html" for o in plan.tables)
-    assert len(files) == 4 * len(plan.tables)
-    figs = rule_files(plan.figures["sizes"], "results/s", "Figures")
-    assert all(str(f).endswith(".png") for f in figs if is_flagged(f, "report"))
-    out = expected_outputs(families, "results/s")
-    assert analysis_targets(families, "results/s") == (
-        out["tables"] + [f for fs in out["figures"].values() for f in fs] + out["summary"]
-    )
-
-
-def test_figure_rule_helpers(families):
-    import re
-    from types import SimpleNamespace
-
-    from recall_distortion.analysis.layout import figure_labels, figure_pattern, figure_spec
-
-    pattern = re.compile(f"^(?:{figure_pattern(families)})$")
-    assert pattern.match("figure4_sizes_up") and pattern.match("figure13_tradeoff")
-    assert not pattern.match("figure4_sizes_mp") and not pattern.match("figure1_sizes")
-    spec = figure_spec(families, SimpleNamespace(figure="figure8_sizes_up"))
-    assert spec["family"]["name"] == "sizes" and (spec["kind"], spec["number"], spec["method"]) == ("scatter", 8, "up")
-    assert figure_labels(families, SimpleNamespace(figure="figure1_methods")) == {"output": "figure1_methods", "family": "methods"}

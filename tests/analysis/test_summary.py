@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from recall_distortion.analysis.summary import build_summary, markdown_to_html, write_summary
+from recall_distortion.analysis.summary import build_summary, write_summary
 from tests.analysis.synthetic import FAMILIES, make_alpha
 
 
@@ -65,7 +65,3 @@ def test_one_method_family_cannot_test_comparisons_and_says_why(tmp_path):
     assert "MP on CIFAR-10 @ ResNet-56, t = 10: 2 × accuracy after pruning is 0: B̄_t undefined" in text
     assert "n = 8)" in _section(text, 1)  # the CI uses the 8 defined α
 
-
-def test_markdown_to_html_nests_bullets():
-    html = markdown_to_html("# T\n\n- a **b**\n    - c\n- d\n\ntext <x>\n")
-    assert html.count("<ul>") == 2 and "<b>b</b>" in html and "&lt;x&gt;" in html

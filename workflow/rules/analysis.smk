@@ -1,21 +1,7 @@
 # Tables, figures and the findings summary of a study (paper section 6.2, section 7, appendices A-F).
 # Which files exist depends on the families: recall_distortion.analysis.layout plans them, and the
 # same plan drives the package's writers, so the rules and the package always agree on file names.
-from functools import partial
-
-from recall_distortion.analysis.layout import (
-    analysis_plan,
-    analysis_targets as _analysis_targets,
-    figure_family_name,
-    figure_labels,
-    figure_pattern,
-    figure_spec,
-    rule_files,
-)
-
-ANALYSIS_PLAN = analysis_plan(FAMILIES)
-# analysis_targets(): every analysis output of the study, for rule all.
-analysis_targets = partial(_analysis_targets, FAMILIES, RESULTS)
+include: "analysis_files.smk"
 
 
 rule analysis_tables:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recall_distortion.analysis import setup_log
+from recall_distortion.logs import setup_log
 from recall_distortion.analysis.figures import write_figure
 
 setup_log(snakemake.log[0])

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from recall_distortion.analysis import setup_log
+from recall_distortion.logs import setup_log
 from recall_distortion.analysis.summary import write_summary
 
 setup_log(snakemake.log[0])

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recall_distortion.analysis import setup_log
+from recall_distortion.logs import setup_log
 from recall_distortion.analysis.tables import write_tables
 
 setup_log(snakemake.log[0])

@@ -5,14 +5,18 @@ plots) plus the config's ``families`` (paper section 6); see docs/CONTRACTS.md f
 
 What is where:
 
-- ``layout``   which outputs a study's families call for and their file names (:func:`analysis_plan`,
-               :func:`expected_outputs`), group labels. Light: the Snakefile imports it.
-- ``stats``    99% t-based CIs and their ``<``/``>``/``?`` marks, paired and independent (Student) one- or
-               two-sided t-tests via pingouin, Bonferroni (section 6.2, section 7).
-- ``tables``   one builder per kind of table (long DataFrames, written to CSV at full precision) and
-               the paper-style views written to Markdown, LaTeX (booktabs) and HTML (Appendix A, D, F).
-- ``figures``  plotnine boxplots, scatter matrices, CI plots and the accuracy/α trade-off (PNG + PDF).
-- ``summary``  the paper's five conclusions (section 9) tested on the study, in words with numbers.
+- ``layout``      which outputs a study's families call for and their file names (:func:`analysis_plan`,
+                  :func:`expected_outputs`), group labels. Light: the Snakefile imports it.
+- ``stats``       99% t-based CIs and their ``<``/``>``/``?`` marks, paired and independent (Student) one-
+                  or two-sided t-tests via pingouin, Bonferroni (section 6.2, section 7).
+- ``cells``       per-cell access to the alpha table and the 99% CIs of E[α] per cell (section 6.2).
+- ``hypotheses``  the family hypothesis tests of Tables 1-9 with their Bonferroni scopes (section 7,
+                  Appendix A).
+- ``tables``      one builder per planned table (long DataFrames, written to CSV at full precision) and
+                  its paper-style view (Appendix A, D, E, F).
+- ``render``      Markdown, LaTeX (booktabs) and HTML renderers of the tables and the summary.
+- ``figures``     plotnine boxplots, scatter matrices, CI plots and the accuracy/α trade-off (PNG + PDF).
+- ``summary``     the paper's five conclusions (section 9) tested on the study, in words with numbers.
 
 File naming (under ``results/<study>/``; ``<f>`` the family name, ``<p>`` a method such as ``mp``;
 the number is the paper's table/figure number; figures as ``.png`` and ``.pdf`` under ``figures/``,
@@ -37,31 +41,12 @@ the summary says so.
 
 ``alpha_ci.csv`` columns: dataset, model, method, ratio, n, mean, ci_low, ci_high, mark, n_nan.
 The test tables' CSVs are long (one row per test, uncorrected and corrected p-values, the Bonferroni
-multiplier and a note); see :mod:`.tables`.
+multiplier ``bonferroni_factor`` and a note); see :mod:`.hypotheses`.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
-
 from recall_distortion.analysis.layout import analysis_plan, expected_outputs
 
-__all__ = ["analysis_plan", "expected_outputs", "setup_log"]
+__all__ = ["analysis_plan", "expected_outputs"]
 
-
-def setup_log(path: str | os.PathLike) -> None:
-    """Route the package's logging, Python warnings and an uncaught exception's traceback to a rule's
-    log file (without importing torch, which the analysis never needs)."""
-    logging.basicConfig(
-        filename=path, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
-    )
-    logging.captureWarnings(True)
-    previous = sys.excepthook
-
-    def log_exception(kind, value, traceback):
-        logging.getLogger("recall_distortion.analysis").error("uncaught exception", exc_info=(kind, value, traceback))
-        previous(kind, value, traceback)
-
-    sys.excepthook = log_exception

@@ -9,8 +9,7 @@
                           stacked panels per group whose y axes are centred on the dense accuracy and
                           on α = 1 (dashed lines), since plotnine has no secondary axis (Appendix E)
 
-:func:`write_figure` draws one figure the plan (:mod:`.layout`) lists (one Snakemake job per figure);
-:func:`write_family_figures` all of a family's.
+:func:`write_figure` draws one figure the plan (:mod:`.layout`) lists (one Snakemake job per figure).
 NaN α are not drawn; they are counted in ``alpha_ci`` and the summary.
 """
 
@@ -27,6 +26,7 @@ import pandas as pd
 from recall_distortion.analysis import layout, stats
 from recall_distortion.analysis.layout import Output, ratio_key, ratio_label
 from recall_distortion.atomic import atomic_path
+from recall_distortion.columns import DENSE, SERIES_KEY
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ ACCURACY_COLOUR = "#1f77b4"  # the paper's blue curve (Appendix E)
 ALPHA_COLOUR = "#ff7f0e"  # the paper's orange curve
 PANELS = ("mean accuracy", "mean α")  # Figure 13, top and bottom
 DPI = 150
-GROUP_KEYS = ["dataset", "model", "method"]
 
 
 def _theme():
@@ -46,7 +45,7 @@ def _theme():
 
 def _in_groups(frame: pd.DataFrame, groups: list[layout.Group], ratios=None) -> np.ndarray:
     """Rows of ``frame`` in the groups (and, if given, at the ratios)."""
-    keep = pd.MultiIndex.from_frame(frame[GROUP_KEYS]).isin([g.key for g in groups])
+    keep = pd.MultiIndex.from_frame(frame[SERIES_KEY]).isin([g.key for g in groups])
     if ratios is not None:
         keep &= np.isin([ratio_key(r) for r in frame["ratio"]], [ratio_key(r) for r in ratios])
     return np.asarray(keep, dtype=bool)
@@ -61,7 +60,7 @@ def _labelled(frame: pd.DataFrame, groups: list[layout.Group]) -> pd.Categorical
 
 def _cis(alpha: pd.DataFrame, family: dict, method: str | None) -> pd.DataFrame:
     """alpha_ci of the family's cells with ``label``, ``rk`` and the x label ``"<ratio><mark>"``."""
-    from recall_distortion.analysis.tables import alpha_ci
+    from recall_distortion.analysis.cells import alpha_ci
 
     groups = layout.groups(family, method)
     ci = alpha_ci(alpha, [(*g.key, r) for g in groups for r in layout.sorted_ratios(family)])
@@ -118,7 +117,7 @@ def boxplot(alpha: pd.DataFrame, family: dict, method: str | None = None, number
     ci = _cis(alpha, family, method)
     data = alpha[_in_groups(alpha, groups, family["ratios"])]
     data = data[data["alpha"].notna()].assign(rk=lambda f: [ratio_key(r) for r in f["ratio"]])
-    data = data.merge(ci[GROUP_KEYS + ["rk", "label", "xlab"]], on=GROUP_KEYS + ["rk"])
+    data = data.merge(ci[SERIES_KEY + ["rk", "label", "xlab"]], on=SERIES_KEY + ["rk"])
     what = f"Boxplots of α(m) across m at each t {_what(family, method)}; label marks: 99% CI of E[α] below (<), "
     what += "above (>) or overlapping (?) 1"
     return (
@@ -174,13 +173,13 @@ def scatter_data(recall: pd.DataFrame, family: dict, method: str | None = None) 
         frame["t"] = pd.Categorical([f"t = {ratio_label(r)}" for r in frame["ratio"]], categories=t_levels)
         return frame
 
-    is_dense = (recall["method"] == "dense").to_numpy()
+    is_dense = (recall["method"] == DENSE).to_numpy()
     experiments = pd.MultiIndex.from_frame(recall[["dataset", "model"]]).isin([g.key[:2] for g in groups])
     subset = recall[(is_dense & experiments) | _in_groups(recall, groups)]
     points = facets(scatter_points(subset))
     points = points[np.isfinite(points["bbar_before"]) & np.isfinite(points["bbar_after"])]
-    pruned = subset[subset["method"] != "dense"]
-    accuracy = facets(pruned.groupby(GROUP_KEYS + ["ratio", "seed"], sort=False)["accuracy"].first().reset_index())
+    pruned = subset[subset["method"] != DENSE]
+    accuracy = facets(pruned.groupby(SERIES_KEY + ["ratio", "seed"], sort=False)["accuracy"].first().reset_index())
     mean_accuracy = accuracy.groupby(["label", "t"], observed=True)["accuracy"].mean()
     rows = []
     for (label, t), panel in points.groupby(["label", "t"], observed=True, sort=False):
@@ -341,10 +340,3 @@ def write_figure(alpha: pd.DataFrame, recall: pd.DataFrame, family: dict, stem: 
     width, height = figure_size(output.kind, family, output.method)
     return save(draw(output, alpha, recall, family), stem, directory, width, height)
 
-
-def write_family_figures(alpha: pd.DataFrame, recall: pd.DataFrame, family: dict, directory: str | Path) -> list[Path]:
-    """Draw and save every figure the plan lists for ``family`` into ``directory`` (png + pdf)."""
-    paths = []
-    for output in layout.analysis_plan([family]).figures[family["name"]]:
-        paths += write_figure(alpha, recall, family, output.stem, directory)
-    return paths

@@ -1,9 +1,10 @@
 """Which tables and figures a study's families call for, what their files are named, and labels.
 
 This module is imported by the Snakefile when it builds the DAG, so it imports neither pandas nor
-plotting or statistics libraries. :func:`analysis_plan` is the single source of truth for the output
-files: the workflow's rules list them through :func:`expected_outputs`, and the table, figure and
-summary builders iterate over the same plan, so rules and package cannot disagree.
+plotting or statistics libraries (nor Snakemake: the rules' helpers live in workflow/rules/analysis.smk).
+:func:`analysis_plan` is the single source of truth for the output files: the workflow's rules list
+them through :func:`expected_outputs` and :func:`figure_outputs`, and the table, figure and summary
+builders iterate over the same plan, so rules and package cannot disagree.
 
 A family (config ``families``, paper section 6) is a dict ``{name, kind, experiments, methods,
 ratios, comparisons?}``; its *groups* are the (dataset, model, method) triples experiments x methods,
@@ -53,11 +54,6 @@ CAPTIONS = {
     "tradeoff": "figures.rst",
     "summary": "summary.rst",
 }
-
-LOW_RATIO_MAX = 4.0  # conclusion (5): de-intensification at t <= 4 (section 9)
-REFERENCE_METHOD = "mp"  # the paper's baseline (section 6.1)
-PROPOSED_METHOD = "up"  # undecayed pruning (section 3)
-RANDOM_METHOD = "rp"  # the paper's exception to intensification (section 6.2)
 
 _DATASET_LABELS = {
     "mnist": "MNIST",
@@ -181,28 +177,30 @@ def groups(family: dict, method: str | None = None) -> list[Group]:
     datasets = _unique(e["dataset"] for e in experiments)
     out = []
     for exp in experiments:
-        d, m = exp["dataset"], exp["model"]
-        for p in methods:
+        dataset, model = exp["dataset"], exp["model"]
+        for pruning in methods:
             if kind == "method":
-                label = method_label(p)
+                label = method_label(pruning)
                 if len(experiments) > 1:
-                    label = f"{dataset_label(d)} @ {model_label(m)}: {label}"
+                    label = f"{dataset_label(dataset)} @ {model_label(model)}: {label}"
             elif kind == "model":
-                label = model_label(m) if len(datasets) == 1 else f"{dataset_label(d)} @ {model_label(m)}"
+                label = model_label(model) if len(datasets) == 1 else f"{dataset_label(dataset)} @ {model_label(model)}"
             elif kind == "dataset":
-                dup = sum(e["dataset"] == d for e in experiments) > 1
-                label = f"{dataset_label(d)} @ {model_label(m)}" if dup else dataset_label(d)
+                dup = sum(e["dataset"] == dataset for e in experiments) > 1
+                label = f"{dataset_label(dataset)} @ {model_label(model)}" if dup else dataset_label(dataset)
             else:
-                label = f"{dataset_label(d)} @ {model_label(m)}, {method_label(p)}"
+                label = f"{dataset_label(dataset)} @ {model_label(model)}, {method_label(pruning)}"
             if kind in ("model", "dataset") and method is None and len(family["methods"]) > 1:
-                label = f"{label}, {method_label(p)}"
-            out.append(Group(d, m, p, label))
+                label = f"{label}, {method_label(pruning)}"
+            out.append(Group(dataset, model, pruning, label))
     return out
 
 
 def study_groups(families: list[dict]) -> list[tuple[str, str, str]]:
     """Every (dataset, model, method) of the study once, in order of first appearance."""
-    return _unique((e["dataset"], e["model"], p) for f in families for e in f["experiments"] for p in f["methods"])
+    return _unique(
+        (e["dataset"], e["model"], method) for f in families for e in f["experiments"] for method in f["methods"]
+    )
 
 
 def study_cells(families: list[dict]) -> list[tuple[str, str, str, float]]:
@@ -213,9 +211,9 @@ def study_cells(families: list[dict]) -> list[tuple[str, str, str, float]]:
     ratios: dict[tuple[str, str, str], set[float]] = {}
     for f in families:
         for e in f["experiments"]:
-            for p in f["methods"]:
-                ratios.setdefault((e["dataset"], e["model"], p), set()).update(float(r) for r in f["ratios"])
-    return [(*g, r) for g in study_groups(families) for r in sorted(ratios[g])]
+            for method in f["methods"]:
+                ratios.setdefault((e["dataset"], e["model"], method), set()).update(float(r) for r in f["ratios"])
+    return [(*series, ratio) for series in study_groups(families) for ratio in sorted(ratios[series])]
 
 
 def family_plan(family: dict) -> tuple[list[Output], list[Output], list[str]]:
@@ -319,53 +317,6 @@ def figure_outputs(families: list[dict]) -> dict[str, tuple[dict, Output]]:
     plan = analysis_plan(families)
     by_name = {f["name"]: f for f in families}
     return {o.stem: (by_name[name], o) for name, outs in plan.figures.items() for o in outs}
-
-
-def figure_pattern(families: list[dict]) -> str:
-    """Regex matching exactly the planned figure stems (wildcard constraint of the figure rule)."""
-    return "|".join(re.escape(stem) for stem in figure_outputs(families))
-
-
-def figure_spec(families: list[dict], wildcards) -> dict:
-    """Params of the job drawing figure ``wildcards.figure``: its family and what to draw.
-
-    Only the figure's own family goes into the params, so editing another family's config does not
-    rerun it.
-    """
-    family, out = figure_outputs(families)[wildcards.figure]
-    return {"family": family, "kind": out.kind, "number": out.number, "method": out.method}
-
-
-def figure_family_name(families: list[dict], wildcards) -> str:
-    """Report subcategory of a figure: its family's name."""
-    return figure_outputs(families)[wildcards.figure][0]["name"]
-
-
-def figure_labels(families: list[dict], wildcards) -> dict:
-    """Report labels of a figure: its file stem and family."""
-    return {"output": wildcards.figure, "family": figure_family_name(families, wildcards)}
-
-
-def rule_files(outputs: list[Output], root: str, category: str, caption_dir: str = "../report") -> list:
-    """Output paths of a rule producing ``outputs``; the file shown in the HTML report is wrapped in
-    Snakemake's ``report()`` with the output kind's caption (``caption_dir`` relative to the .smk file).
-    """
-    from snakemake.io import report
-
-    files = []
-    for out in outputs:
-        for name in out.files:
-            path = f"{root}/{name}"
-            if name == out.report_file:
-                path = report(
-                    path,
-                    caption=f"{caption_dir}/{out.caption}",
-                    category=category,
-                    subcategory=out.family or "whole study",
-                    labels={"output": out.stem, "family": out.family or "all"},
-                )
-            files.append(path)
-    return files
 
 
 def _unique(items) -> list:

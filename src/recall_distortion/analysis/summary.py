@@ -18,22 +18,20 @@ verdict rules are written into the summary itself:
 
 from __future__ import annotations
 
-import html
-import re
-
 import numpy as np
 import pandas as pd
 
-from recall_distortion.analysis import layout, stats, tables
-from recall_distortion.analysis.layout import (
-    LOW_RATIO_MAX,
-    PROPOSED_METHOD,
-    RANDOM_METHOD,
-    REFERENCE_METHOD,
-    ratio_key,
-    ratio_label,
-)
+from recall_distortion.analysis import cells, hypotheses, layout, stats, tables
+from recall_distortion.analysis.layout import ratio_key, ratio_label
+from recall_distortion.analysis.render import markdown_to_html
 from recall_distortion.atomic import write_text
+from recall_distortion.columns import SERIES_KEY
+
+# The conclusions' thresholds and the methods they name (paper section 9).
+LOW_RATIO_MAX = 4.0  # conclusion (5): de-intensification at t <= 4
+REFERENCE_METHOD = "mp"  # the paper's baseline (section 6.1)
+PROPOSED_METHOD = "up"  # undecayed pruning (section 3)
+RANDOM_METHOD = "rp"  # the paper's exception to intensification (section 6.2)
 
 MARK_WORDS = {
     ">": "> 1 — intensification",
@@ -52,8 +50,8 @@ def _p(p: float) -> str:
     return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
-def _cell(d: str, m: str, p: str) -> str:
-    return f"{layout.method_label(p)} on {layout.dataset_label(d)} @ {layout.model_label(m)}"
+def _cell(dataset: str, model: str, method: str) -> str:
+    return f"{layout.method_label(method)} on {layout.dataset_label(dataset)} @ {layout.model_label(model)}"
 
 
 def _ci_line(row) -> str:
@@ -80,15 +78,8 @@ def _test_tables(alpha: pd.DataFrame, families: list[dict], kind: str, family_ki
         if family_kind is not None and family["kind"] != family_kind:
             continue
         for o in layout.family_plan(family)[0]:
-            if o.kind != kind:
-                continue
-            if kind == "ratio_tests":
-                long = tables.ratio_tests(alpha, family, o.method)
-            elif kind == "between_tests":
-                long = tables.between_tests(alpha, family, o.method)
-            else:
-                long = tables.method_pair_tests(alpha, family)
-            out.append(long.assign(stem=o.stem, method=o.method or ""))
+            if o.kind == kind:
+                out.append(hypotheses.family_tests(alpha, family, o).assign(stem=o.stem, method=o.method or ""))
     return out
 
 
@@ -98,7 +89,7 @@ def _conclusion_high(ci: pd.DataFrame) -> list[str]:
         "Rule: at the highest ratio of each (dataset, model, method), if above 4, the 99% CI of E[α] lies above 1. "
         "RP is listed apart: the paper reports it as the exception (CIs below 1 at every ratio)."
     )
-    top = ci.loc[ci.groupby(["dataset", "model", "method"], sort=False)["ratio"].idxmax()]
+    top = ci.loc[ci.groupby(SERIES_KEY, sort=False)["ratio"].idxmax()]
     top = top[top["ratio"] > LOW_RATIO_MAX]
     tested = top[top["method"] != RANDOM_METHOD]
     rp = top[top["method"] == RANDOM_METHOD]
@@ -174,16 +165,14 @@ def _conclusion_between(alpha, families, family_kind: str) -> list[str]:
     return lines + ["", f"{_verdict(k, n)} on this data.", ""] + body
 
 
-def _means(alpha: pd.DataFrame, d: str, m: str, p: str, r: float, column: str) -> float:
-    sel = alpha[(alpha["dataset"] == d) & (alpha["model"] == m) & (alpha["method"] == p)]
-    sel = sel[[ratio_key(x) == ratio_key(r) for x in sel["ratio"]]]
-    return float(sel[column].mean()) if len(sel) else float("nan")
+def _means(alpha: pd.DataFrame, dataset: str, model: str, method: str, ratio: float, column: str) -> float:
+    return float(cells.rows(alpha, dataset, model, method, ratio)[column].mean())
 
 
-def _up_mp_test(pair_tests: pd.DataFrame, d: str, m: str, r: float):
+def _up_mp_test(pair_tests: pd.DataFrame, dataset: str, model: str, ratio: float):
     """The UP vs MP test row of one (dataset, model, ratio), or None."""
     for row in pair_tests.itertuples():
-        if (row.dataset_a, row.model_a) == (d, m) and ratio_key(row.ratio_a) == ratio_key(r) and {
+        if (row.dataset_a, row.model_a) == (dataset, model) and ratio_key(row.ratio_a) == ratio_key(ratio) and {
             row.method_a,
             row.method_b,
         } == {PROPOSED_METHOD, REFERENCE_METHOD}:
@@ -213,21 +202,25 @@ def _conclusion_methods(alpha, families) -> list[str]:
             body.append(f"    - ... and {len(sig) - 12} more (see the tables).")
     else:
         body.append("- (a) not tested: no family prunes the same models with two or more methods (no Table 8/9).")
-    cells = [(d, m, r) for d, m, p, r in layout.study_cells(families) if p == PROPOSED_METHOD]
-    both = [(d, m, r) for d, m, r in cells if (d, m, REFERENCE_METHOD, r) in set(layout.study_cells(families))]
+    study_cells = set(layout.study_cells(families))
+    both = [
+        (dataset, model, ratio)
+        for dataset, model, method, ratio in layout.study_cells(families)
+        if method == PROPOSED_METHOD and (dataset, model, REFERENCE_METHOD, ratio) in study_cells
+    ]
     if both:
         less = acc = 0
         rows = []
-        pair_tests = pd.concat(longs, ignore_index=True) if longs else pd.DataFrame(columns=tables.TEST_COLUMNS)
-        for d, m, r in both:
-            a_up, c_up = (_means(alpha, d, m, PROPOSED_METHOD, r, c) for c in ("alpha", "accuracy"))
-            a_mp, c_mp = (_means(alpha, d, m, REFERENCE_METHOD, r, c) for c in ("alpha", "accuracy"))
+        pair_tests = pd.concat(longs, ignore_index=True) if longs else pd.DataFrame(columns=hypotheses.TEST_COLUMNS)
+        for dataset, model, ratio in both:
+            a_up, c_up = (_means(alpha, dataset, model, PROPOSED_METHOD, ratio, c) for c in ("alpha", "accuracy"))
+            a_mp, c_mp = (_means(alpha, dataset, model, REFERENCE_METHOD, ratio, c) for c in ("alpha", "accuracy"))
             less += int(a_up < a_mp)
             acc += int(c_up >= c_mp)
-            test = _up_mp_test(pair_tests, d, m, r)
+            test = _up_mp_test(pair_tests, dataset, model, ratio)
             ptext = f"; UP vs MP {_p(test.p_bonferroni)} ({test.stem})" if test is not None else ""
             rows.append(
-                f"    - {layout.dataset_label(d)} @ {layout.model_label(m)}, t = {ratio_label(r)}: "
+                f"    - {layout.dataset_label(dataset)} @ {layout.model_label(model)}, t = {ratio_label(ratio)}: "
                 f"mean α UP {_num(a_up)} vs MP {_num(a_mp)}; mean accuracy UP {_num(c_up)} vs MP {_num(c_mp)}{ptext}"
             )
         n = len(both)
@@ -262,7 +255,7 @@ def _ratio_trend(alpha, families) -> list[str]:
 
 
 def _recall_variance(alpha, families) -> list[str]:
-    rv = tables.recall_variance(alpha, layout.study_cells(families))
+    rv = tables.recall_variance_table(alpha, layout.study_cells(families))
     after = rv[rv["stage"] == "after"]
     return [
         "### Recall variance (Appendix F, Table 11)",
@@ -310,9 +303,9 @@ def _data_section(alpha, families, ci, nan) -> list[str]:
 
 def build_summary(alpha: pd.DataFrame, families: list[dict], title: str | None = None) -> str:
     """The findings summary (Markdown) of a study from its alpha table and families."""
-    cells = layout.study_cells(families)
-    ci = tables.alpha_ci(alpha, cells)
-    nan = tables.nan_alpha(alpha, cells)
+    study_cells = layout.study_cells(families)
+    ci = cells.alpha_ci(alpha, study_cells)
+    nan = cells.nan_alpha(alpha, study_cells)
     plan = layout.analysis_plan(families)
     lines = [f"# {title or 'Findings'}", ""]
     lines.append(
@@ -334,41 +327,6 @@ def build_summary(alpha: pd.DataFrame, families: list[dict], title: str | None =
     lines += ["## Tables and figures not produced", ""]
     lines += [f"- {n}" for n in plan.notes] if plan.notes else ["Every table and figure of the families was produced."]
     return "\n".join(lines) + "\n"
-
-
-_INLINE = [(re.compile(r"\*\*(.+?)\*\*"), r"<b>\1</b>"), (re.compile(r"`(.+?)`"), r"<code>\1</code>")]
-
-
-def markdown_to_html(text: str, title: str = "Findings") -> str:
-    """The small Markdown subset :func:`build_summary` writes (headings, nested bullets, bold, code) as HTML."""
-
-    def inline(s: str) -> str:
-        s = html.escape(s, quote=False)
-        for pattern, repl in _INLINE:
-            s = pattern.sub(repl, s)
-        return s
-
-    out = ["<!DOCTYPE html>", f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-           "<style>body{font-family:sans-serif;max-width:60em;margin:auto}</style></head><body>"]
-    depth = 0
-    for line in text.splitlines():
-        m = re.match(r"^( *)- (.*)$", line)
-        level = len(m.group(1)) // 4 + 1 if m else 0
-        while depth > level:
-            out.append("</ul>")
-            depth -= 1
-        while depth < level:
-            out.append("<ul>")
-            depth += 1
-        if m:
-            out.append(f"<li>{inline(m.group(2))}</li>")
-        elif line.startswith("#"):
-            hashes = len(line) - len(line.lstrip("#"))
-            out.append(f"<h{hashes}>{inline(line[hashes:].strip())}</h{hashes}>")
-        elif line.strip():
-            out.append(f"<p>{inline(line)}</p>")
-    out += ["</ul>"] * depth + ["</body></html>"]
-    return "\n".join(out) + "\n"
 
 
 def write_summary(alpha: pd.DataFrame, families: list[dict], md_path, html_path=None, title: str | None = None) -> str:

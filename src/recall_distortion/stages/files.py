@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -11,23 +10,22 @@ import torch
 
 from recall_distortion.atomic import write_text
 from recall_distortion.data import DATASETS, to_float_tensor
+from recall_distortion.logs import setup_log
 from recall_distortion.models import build_model
 
 SPLITS = ("train", "val", "test")
 
 
 def setup_job(log_path: str | os.PathLike, threads: int = 1) -> None:
-    """Route the package's logging to the rule's log file, cap torch's CPU threads at the job's share,
-    and choose deterministic cuDNN kernels.
+    """Route the package's logging to the rule's log file (:func:`recall_distortion.logs.setup_log`),
+    cap torch's CPU threads at the job's share, and choose deterministic cuDNN kernels.
 
     On CPU every result is bit-reproducible for a seed. On CUDA, deterministic cuDNN convolutions
     (and no autotuning) cost little at these model sizes and remove most run-to-run noise; some CUDA
     kernels (atomics in backward passes) stay nondeterministic, so GPU runs agree to float tolerance,
     not bitwise.
     """
-    logging.basicConfig(
-        filename=log_path, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
-    )
+    setup_log(log_path)
     torch.set_num_threads(threads)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True

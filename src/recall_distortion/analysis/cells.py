@@ -1,0 +1,104 @@
+"""Per-cell access to the alpha table and the 99% CIs of E[α] per cell (section 6.2).
+
+A *cell* is one (dataset, model, method, ratio) of the study (:data:`recall_distortion.columns.CELL_KEY`);
+its α values, one per model m (seed), estimate E[α_t]. Tables, figures and the summary read cells
+through this module:
+
+- :func:`cell_values`  α per cell, indexed by seed, NaN kept (the hypothesis tests pair by seed)
+- :func:`values`       one cell of :func:`cell_values` (empty when the study has no such row)
+- :func:`rows`         the rows of one (dataset, model, method) series -- and ratio -- of a table
+- :func:`per_seed`     one value of a dense-model column per series and seed
+- :func:`alpha_ci`     99% t-based CI of E[α] per cell with its ``<``/``>``/``?`` mark (section 6.2)
+- :func:`nan_alpha`    seeds with NaN α per cell and reason (counted, never dropped silently)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recall_distortion.analysis import stats
+from recall_distortion.analysis.layout import ratio_key
+from recall_distortion.columns import CELL_KEY, MODEL_KEY, SERIES_KEY
+
+ALPHA_CI_COLUMNS = CELL_KEY + ["n", "mean", "ci_low", "ci_high", "mark", "n_nan"]
+NAN_COLUMNS = CELL_KEY + ["alpha_reason", "count"]
+
+Cell = tuple[str, str, str, float]  # (dataset, model, method, ratio)
+
+
+def cell_values(alpha: pd.DataFrame) -> dict[tuple, pd.Series]:
+    """α per cell: ``{(dataset, model, method, ratio_key): Series(alpha, index=seed)}``, NaN kept.
+
+    Raises ValueError on duplicate (dataset, model, method, ratio, seed) rows.
+    """
+    frame = alpha[MODEL_KEY + ["alpha"]].copy()
+    frame["rk"] = [ratio_key(r) for r in frame["ratio"]]
+    dup = frame.duplicated(SERIES_KEY + ["rk", "seed"], keep=False)
+    if dup.any():
+        raise ValueError(f"alpha table has duplicate rows: {frame.loc[dup, MODEL_KEY].head().to_dict('records')}")
+    out = {}
+    for key, sub in frame.groupby(SERIES_KEY + ["rk"], sort=False):
+        out[key] = pd.Series(sub["alpha"].to_numpy(np.float64), index=sub["seed"].to_numpy(), name="alpha")
+    return out
+
+
+def values(cells: dict, dataset: str, model: str, method: str, ratio: float) -> pd.Series:
+    """α of one cell of :func:`cell_values` by seed; an empty Series when the alpha table has none."""
+    return cells.get((dataset, model, method, ratio_key(ratio)), pd.Series(dtype=np.float64, name="alpha"))
+
+
+def rows(frame: pd.DataFrame, dataset: str, model: str, method: str, ratio: float | None = None) -> pd.DataFrame:
+    """Rows of one (dataset, model, method) -- and ratio, if given -- of a table with those columns."""
+    keep = (frame["dataset"] == dataset) & (frame["model"] == model) & (frame["method"] == method)
+    if ratio is not None:
+        keep &= np.isclose(frame["ratio"].to_numpy(np.float64), float(ratio), rtol=0, atol=1e-9)
+    return frame[keep]
+
+
+def per_seed(alpha: pd.DataFrame, column: str) -> pd.DataFrame:
+    """One value of a dense-model column per (dataset, model, method, seed) (same for every ratio)."""
+    return alpha.groupby(SERIES_KEY + ["seed"], sort=False)[column].mean().reset_index()
+
+
+def alpha_ci(alpha: pd.DataFrame, cells: list[Cell], confidence: float = stats.CONFIDENCE) -> pd.DataFrame:
+    """99% t-based CI of E[α] for each (dataset, model, method, ratio) cell, with its mark (6.2).
+
+    Columns :data:`ALPHA_CI_COLUMNS`: ``n`` non-NaN α used, ``mean``, ``ci_low``, ``ci_high``, ``mark``
+    (``<`` CI below 1, ``>`` above, ``?`` overlaps, ``""`` undefined: fewer than 2 values), and
+    ``n_nan`` the number of seeds whose α is NaN (reasons: :func:`nan_alpha`).
+    """
+    by_cell = cell_values(alpha)
+    out = []
+    for dataset, model, method, ratio in cells:
+        cell = values(by_cell, dataset, model, method, ratio)
+        ci = stats.mean_ci(cell.to_numpy(), confidence)
+        out.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "method": method,
+                "ratio": float(ratio),
+                "n": ci.n,
+                "mean": ci.mean,
+                "ci_low": ci.low,
+                "ci_high": ci.high,
+                "mark": stats.ci_mark(ci.low, ci.high),
+                "n_nan": int(cell.isna().sum()),
+            }
+        )
+    frame = pd.DataFrame(out, columns=ALPHA_CI_COLUMNS)
+    return frame.astype({"n": "int64", "n_nan": "int64", "ratio": "float64"})
+
+
+def nan_alpha(alpha: pd.DataFrame, cells: list[Cell]) -> pd.DataFrame:
+    """Seeds with NaN α per cell and reason (columns :data:`NAN_COLUMNS`); empty when none."""
+    wanted = {(dataset, model, method, ratio_key(ratio)) for dataset, model, method, ratio in cells}
+    nan = alpha[alpha["alpha"].isna()].copy()
+    if nan.empty:
+        return pd.DataFrame(columns=NAN_COLUMNS)
+    nan["rk"] = [ratio_key(r) for r in nan["ratio"]]
+    nan = nan[[k in wanted for k in zip(nan["dataset"], nan["model"], nan["method"], nan["rk"])]]
+    reason = nan["alpha_reason"].fillna("").astype(str).replace("", "no reason given")
+    out = nan.assign(alpha_reason=reason).groupby(CELL_KEY + ["alpha_reason"], sort=False).size()
+    return out.rename("count").reset_index()[NAN_COLUMNS]
