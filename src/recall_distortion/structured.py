@@ -218,10 +218,13 @@ def structured_ratio(model: nn.Module, proportions: Sequence[float]) -> float:
 
 # CHIP's ``--sparsity`` lists for ResNet-56, keyed by the ratio Appendix H reports for them. Entry 0
 # is the stem, entries 1-2 the outputs of stages 1 and 2, entries 3.. the 27 inner convolutions
-# (``adapt_channel`` in CHIP's models/resnet_cifar10.py). 3.33: the README of Eclipsess/CHIP_NeurIPS2021
-# ("[0.]+[0.4]*2+[0.5]*9+[0.6]*9+[0.7]*9", 71% of the parameters removed); 1.75: the HRankPlus/CHIP
-# setting "[0.]+[0.15]*2+[0.4]*9+[0.4]*9+[0.4]*9" (48% of FLOPs / 43% of parameters removed), used by
-# the code derived from CHIP. Only entries 3.. are applied here (see the module docstring).
+# (``adapt_channel`` in CHIP's models/resnet_cifar10.py). 3.33: the README of Eclipsess/CHIP_NeurIPS2021,
+# "[0.]+[0.4]*2+[0.5]*9+[0.6]*9+[0.7]*9"; 1.75: "[0.]+[0.15]*2+[0.4]*9+[0.4]*9+[0.4]*9", the other
+# ResNet-56 setting of the CHIP/HRankPlus code line (labelled "48%" beside "71%" in code derived from
+# CHIP). HRankPlus's README lists its ResNet-56 models at 0.48M (42.8% fewer) and 0.24M (70.0% fewer)
+# parameters, i.e. 1/(1 − 0.428) = 1.75 and 1/(1 − 0.70) = 3.33. Applied in full (with the stage
+# outputs) the lists give 485,413 and 240,793 parameters: ratios 1.757 and 3.543. Only entries 3..
+# are applied here (see the module docstring): 506,446 and 276,568 parameters, ratios 1.684 and 3.084.
 CHIP_RESNET56_SPARSITY: dict[float, list[float]] = {
     1.75: [0.0] + [0.15] * 2 + [0.4] * 9 + [0.4] * 9 + [0.4] * 9,
     3.33: [0.0] + [0.4] * 2 + [0.5] * 9 + [0.6] * 9 + [0.7] * 9,
