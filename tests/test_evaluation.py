@@ -15,6 +15,7 @@ from recall_distortion.evaluation import (
     PREDICTION_COLUMNS,
     RECALL_COLUMNS,
     compact_predictions,
+    confusion_counts,
     evaluate,
     evaluate_with_predictions,
     per_class_metrics,
@@ -214,3 +215,18 @@ def test_recall_from_predictions_equals_evaluate():
     assert recomputed.query("method == 'mp' and `class` == 2")["precision"].isna().all()
     # without num_classes: 1 + the largest label or prediction (class 5 is predicted, so 6 again)
     pd.testing.assert_frame_equal(recall_from_predictions(predictions), recomputed)
+
+
+def test_confusion_counts_by_hand():
+    """Y_TRUE / Y_PRED above as one model's predictions, and a second model that is always right."""
+    rows = [
+        pd.DataFrame({"example": np.arange(9), "label": Y_TRUE, "predicted": pred, "p_true": 1.0})
+        .assign(dataset="digits", model="lenet5", method="dense", ratio=1.0, seed=seed)
+        for seed, pred in ((0, Y_PRED), (1, Y_TRUE))
+    ]
+    (dataset, keys, counts), = confusion_counts(compact_predictions(pd.concat(rows)))
+    assert dataset == "digits" and list(keys["seed"]) == [0, 1]
+    np.testing.assert_array_equal(counts[0], [[2, 1, 0], [0, 1, 1], [0, 0, 4]])
+    np.testing.assert_array_equal(counts[1], np.diag([3, 2, 4]))
+    (_, _, counts), = confusion_counts(compact_predictions(pd.concat(rows)), {"digits": 4})
+    assert counts.shape == (2, 4, 4) and counts[:, 3].sum() == 0

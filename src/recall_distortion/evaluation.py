@@ -333,20 +333,19 @@ def prediction_rows(
     return compact_predictions(frame.assign(**key)).reset_index(drop=True)
 
 
-def recall_from_predictions(predictions: pd.DataFrame, num_classes: Mapping[str, int] | None = None) -> pd.DataFrame:
-    """The recall table's per-class columns recomputed from a predictions table (section 4).
+def confusion_counts(predictions: pd.DataFrame, num_classes: Mapping[str, int] | None = None):
+    """Per dataset of a predictions table: ``(dataset, keys, counts)``, the confusion matrices of its models.
 
-    One row per (model, class) with columns dataset, model, method, ratio, seed, class, support,
-    recall, precision, f1, accuracy, in the recall table's dtypes and sorted by model key and class,
-    so that it equals those columns of ``recall.parquet``. Counted directly (no scikit-learn):
-    R^c = TP / support, P^c = TP / predicted (NaN when the denominator is 0), F1 = 2 TP / (support +
-    predicted) (NaN when both are 0), A = Σ TP / n. ``num_classes`` maps a dataset to its number of
-    classes; by default 1 + the largest label or prediction of the dataset.
+    ``keys`` holds one row per model (dataset, model, method, ratio, seed, as categories or strings),
+    sorted; ``counts[m, c, p]`` (int64, shape models x k x k) is how many test examples of true class
+    c model m predicts as p. ``num_classes`` maps a dataset to its number of classes k; by default
+    1 + the largest label or prediction of the dataset. Yields datasets in sorted order.
     """
-    missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns and c != "p_true"]
+    missing = [c for c in MODEL_KEY + ["label", "predicted"] if c not in predictions.columns]
     if missing:
         raise ValueError(f"predictions table lacks columns {missing}")
-    parts = []
+    if predictions.empty:
+        raise ValueError("empty predictions table")
     for dataset, part in predictions.groupby("dataset", observed=True, sort=True):
         label = part["label"].to_numpy(np.int64)
         pred = part["predicted"].to_numpy(np.int64)
@@ -354,26 +353,39 @@ def recall_from_predictions(predictions: pd.DataFrame, num_classes: Mapping[str,
         if label.min() < 0 or pred.min() < 0 or max(label.max(), pred.max()) >= k:
             raise ValueError(f"{dataset}: labels or predictions outside 0..{k - 1}")
         grouped = part.groupby(MODEL_KEY, observed=True, sort=True)
-        cell = grouped.ngroup().to_numpy(np.int64) * k
         keys = grouped.size().index.to_frame(index=False)
-        size = len(keys) * k
-        support = np.bincount(cell + label, minlength=size)
-        predicted = np.bincount(cell + pred, minlength=size)
-        correct = label == pred
-        tp = np.bincount((cell + label)[correct], minlength=size)
-        n = support.reshape(-1, k).sum(axis=1)
+        flat = (grouped.ngroup().to_numpy(np.int64) * k + label) * k + pred
+        yield dataset, keys, np.bincount(flat, minlength=len(keys) * k * k).reshape(len(keys), k, k)
+
+
+def recall_from_predictions(predictions: pd.DataFrame, num_classes: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """The recall table's per-class columns recomputed from a predictions table (section 4).
+
+    One row per (model, class) with columns dataset, model, method, ratio, seed, class, support,
+    recall, precision, f1, accuracy, in the recall table's dtypes and sorted by model key and class,
+    so that it equals those columns of ``recall.parquet``. Counted from the confusion matrices of
+    :func:`confusion_counts` (no scikit-learn): R^c = TP / support, P^c = TP / predicted (NaN when
+    the denominator is 0), F1 = 2 TP / (support + predicted) (NaN when both are 0), A = Σ TP / n.
+    ``num_classes`` as in :func:`confusion_counts`.
+    """
+    parts = []
+    for _, keys, counts in confusion_counts(predictions, num_classes):
+        k = counts.shape[1]
+        support = counts.sum(axis=2).ravel()
+        predicted = counts.sum(axis=1).ravel()
+        tp = np.diagonal(counts, axis1=1, axis2=2)
+        accuracy = tp.sum(axis=1) / counts.sum(axis=(1, 2))
+        tp = tp.ravel()
+        out = keys.loc[keys.index.repeat(k)].reset_index(drop=True)
+        out["class"] = np.tile(np.arange(k, dtype=np.int64), len(keys))
+        out["support"] = support
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = keys.loc[keys.index.repeat(k)].reset_index(drop=True)
-            out["class"] = np.tile(np.arange(k, dtype=np.int64), len(keys))
-            out["support"] = support
             out["recall"] = np.where(support > 0, tp / support, np.nan)
             out["precision"] = np.where(predicted > 0, tp / predicted, np.nan)
             out["f1"] = np.where(support + predicted > 0, 2 * tp / (support + predicted), np.nan)
-            out["accuracy"] = np.repeat(tp.reshape(-1, k).sum(axis=1) / n, k)
+        out["accuracy"] = np.repeat(accuracy, k)
         parts.append(out)
     columns = list(MODEL_KEY) + ["class", "support", "recall", "precision", "f1", "accuracy"]
-    if not parts:
-        raise ValueError("empty predictions table")
     table = pd.concat(parts, ignore_index=True).astype(
         {"dataset": "str", "model": "str", "method": "str", "ratio": np.float64, "seed": np.int64}
     )
