@@ -73,7 +73,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from recall_distortion.columns import DENSE, MODEL_KEY
+from recall_distortion.columns import DENSE, MODEL_KEY, require_columns
 from recall_distortion.pruning import count_parameters
 
 #: Per-class metric columns produced by :func:`per_class_metrics` (``note`` is moved last).
@@ -244,8 +244,12 @@ def evaluate(model: torch.nn.Module, x, y, num_classes: int, *, batch_size: int 
     return evaluate_with_predictions(model, x, y, num_classes, batch_size=batch_size)[0]
 
 
-def _model_ratio(method: str, ratio: float | None) -> float:
-    """The ratio of a model's key: 1.0 for the dense model (may be omitted), required otherwise."""
+def model_key(*, dataset: str, model: str, method: str, seed: int, ratio: float | None = None) -> dict:
+    """The key columns of one evaluated model as a dict (MODEL_KEY order).
+
+    The dense model has ``method="dense"`` and ``ratio=1.0`` (``ratio`` may be omitted for it); a
+    pruned model needs its compression ratio.
+    """
     if method == DENSE:
         if ratio is None:
             ratio = 1.0
@@ -253,7 +257,7 @@ def _model_ratio(method: str, ratio: float | None) -> float:
             raise ValueError(f"the dense model has ratio 1.0, got {ratio}")
     elif ratio is None:
         raise ValueError(f"ratio is required for method {method!r}")
-    return float(ratio)
+    return {"dataset": dataset, "model": model, "method": method, "ratio": float(ratio), "seed": int(seed)}
 
 
 def recall_rows(
@@ -270,19 +274,16 @@ def recall_rows(
     The dense model has ``method="dense"`` and ``ratio=1.0`` (``ratio`` may be omitted for it);
     a pruned model needs its compression ratio. dtypes: ratio float64, seed/class/support int64.
     """
-    ratio = _model_ratio(method, ratio)
-    missing = [c for c in CLASS_COLUMNS + MODEL_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(f"frame lacks columns {missing}")
+    key = model_key(dataset=dataset, model=model, method=method, seed=seed, ratio=ratio)
+    require_columns(frame, CLASS_COLUMNS + MODEL_COLUMNS, "per-class metrics")
     out = frame.copy()
     if "note" not in out.columns:
         out["note"] = ""
     n = len(out)
-    out["dataset"] = pd.array([dataset] * n, dtype="str")
-    out["model"] = pd.array([model] * n, dtype="str")
-    out["method"] = pd.array([method] * n, dtype="str")
-    out["ratio"] = np.full(n, float(ratio), dtype=np.float64)
-    out["seed"] = np.full(n, int(seed), dtype=np.int64)
+    for column in ("dataset", "model", "method"):
+        out[column] = pd.array([key[column]] * n, dtype="str")
+    out["ratio"] = np.full(n, key["ratio"], dtype=np.float64)
+    out["seed"] = np.full(n, key["seed"], dtype=np.int64)
     out = out[list(RECALL_COLUMNS)]
     return out.astype(
         {
@@ -306,31 +307,18 @@ def compact_predictions(table: pd.DataFrame) -> pd.DataFrame:
     Call it again after ``pd.concat`` of several models' predictions: concatenating categoricals
     with different categories gives plain strings, which this turns back into categories.
     """
-    missing = [c for c in PREDICTION_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"predictions table lacks columns {missing}")
+    require_columns(table, PREDICTION_COLUMNS, "predictions")
     return table[list(PREDICTION_COLUMNS)].astype(PREDICTION_DTYPES)
 
 
-def prediction_rows(
-    frame: pd.DataFrame,
-    *,
-    dataset: str,
-    model: str,
-    method: str,
-    seed: int,
-    ratio: float | None = None,
-) -> pd.DataFrame:
+def prediction_rows(frame: pd.DataFrame, **key) -> pd.DataFrame:
     """``frame`` (predictions of :func:`evaluate_with_predictions`) with the model's key prepended.
 
-    Same key rules as :func:`recall_rows`; dtypes those of :data:`PREDICTION_DTYPES`.
+    ``key``: dataset, model, method, seed and ratio, as :func:`recall_rows` takes them
+    (:func:`model_key`); dtypes those of :data:`PREDICTION_DTYPES`.
     """
-    ratio = _model_ratio(method, ratio)
-    missing = [c for c in EXAMPLE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(f"frame lacks columns {missing}")
-    key = {"dataset": dataset, "model": model, "method": method, "ratio": ratio, "seed": int(seed)}
-    return compact_predictions(frame.assign(**key)).reset_index(drop=True)
+    require_columns(frame, EXAMPLE_COLUMNS, "per-example predictions")
+    return compact_predictions(frame.assign(**model_key(**key))).reset_index(drop=True)
 
 
 def confusion_counts(predictions: pd.DataFrame, num_classes: Mapping[str, int] | None = None):
@@ -341,9 +329,7 @@ def confusion_counts(predictions: pd.DataFrame, num_classes: Mapping[str, int] |
     c model m predicts as p. ``num_classes`` maps a dataset to its number of classes k; by default
     1 + the largest label or prediction of the dataset. Yields datasets in sorted order.
     """
-    missing = [c for c in MODEL_KEY + ["label", "predicted"] if c not in predictions.columns]
-    if missing:
-        raise ValueError(f"predictions table lacks columns {missing}")
+    require_columns(predictions, MODEL_KEY + ["label", "predicted"], "predictions")
     if predictions.empty:
         raise ValueError("empty predictions table")
     for dataset, part in predictions.groupby("dataset", observed=True, sort=True):
