@@ -23,7 +23,15 @@ images per class: there the floor is high.
 ``note``                 one seed, resampled α undefined in some draws (e.g. a resampled accuracy of 0)
 =======================  ===========================================================================
 
-A model with recall 1 (or 0) for every class has no sampling noise: binomial(s, 1) = s.
+A model with recall 1 (or 0) for every class has no sampling noise: binomial(s, 1) = s. A dense
+model whose draw gives every class recall 1 has every B̄ = 0 and an undefined α in that draw (the
+note counts such draws; they are left out).
+
+Reading the numbers: every seed is evaluated on the *same* test images, so in the study itself the
+test-set noise is shared between seeds rather than independent. It moves a cell's mean α more than
+it widens the spread across seeds, and the CI of E[α] (section 6.2), built from that spread, does
+not contain it. ``alpha_sd_noise`` at or above ``alpha_sd`` (as on digits, 36 images per class) says
+that one test set cannot resolve differences of α of that size between models.
 """
 
 from __future__ import annotations
