@@ -12,10 +12,16 @@ import torch
 import torch.nn.functional as F
 
 from recall_distortion.evaluation import (
+    PREDICTION_COLUMNS,
     RECALL_COLUMNS,
+    compact_predictions,
+    confusion_counts,
     evaluate,
+    evaluate_with_predictions,
     per_class_metrics,
     predict,
+    prediction_rows,
+    recall_from_predictions,
     recall_rows,
 )
 from recall_distortion.pruning import count_parameters
@@ -145,3 +151,82 @@ def test_balanced_test_set_bbar_sums_to_zero_through_evaluate():
     frame = evaluate(model, x, y, 5)
     bbar = normalized_recall_balance(frame["recall"], frame["accuracy"])
     assert abs(bbar.sum()) < 1e-12
+
+
+def test_predictions_of_tiny_linear_model_by_hand():
+    """One row per test example: the hand-computed argmax above and p_true = softmax(logits)[label]."""
+    model = _linear_model()
+    metrics, predictions = evaluate_with_predictions(model, X, Y, 3, batch_size=2)
+    pd.testing.assert_frame_equal(metrics, evaluate(model, X, Y, 3))
+    assert list(predictions.columns) == ["example", "label", "predicted", "p_true"]
+    assert list(predictions["example"]) == [0, 1, 2, 3, 4]
+    assert list(predictions["label"]) == list(Y)
+    assert list(predictions["predicted"]) == [0, 1, 2, 0, 0]
+    z = (X @ model.weight.detach().T + model.bias.detach()).double().numpy()
+    softmax = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(predictions["p_true"], softmax[np.arange(5), Y], rtol=1e-6)
+    # the loss is the mean of -log p_true
+    assert metrics["loss"].iloc[0] == pytest.approx(-np.log(softmax[np.arange(5), Y]).mean(), rel=1e-6)
+    dtypes = {"example": np.int32, "label": np.int16, "predicted": np.int16, "p_true": np.float32}
+    assert dict(predictions.dtypes) == dtypes
+
+
+def test_prediction_rows_schema_and_concat():
+    _, frame = evaluate_with_predictions(_linear_model(), X, Y, 3)
+    dense = prediction_rows(frame, dataset="digits", model="lenet5", method="dense", seed=3)
+    pruned = prediction_rows(frame, dataset="digits", model="lenet5", method="mp", ratio=4, seed=3)
+    assert tuple(dense.columns) == PREDICTION_COLUMNS
+    assert (dense["ratio"] == 1.0).all() and (pruned["ratio"] == 4.0).all()
+    table = pd.concat([dense, pruned], ignore_index=True)
+    assert table["method"].dtype != "category"  # different categories: pandas falls back to strings
+    table = compact_predictions(table)
+    assert list(table["method"].cat.categories) == ["dense", "mp"]
+    assert table["seed"].dtype == np.int32 and table["ratio"].dtype == np.float64
+    with pytest.raises(ValueError, match="ratio"):
+        prediction_rows(frame, dataset="digits", model="lenet5", method="mp", seed=0)
+    with pytest.raises(ValueError, match="lacks"):
+        compact_predictions(table.drop(columns="p_true"))
+
+
+def test_recall_from_predictions_equals_evaluate():
+    """Recounting the predictions gives evaluate()'s (scikit-learn's) per-class table of every model,
+    including a class with no test samples (recall NaN) and a class never predicted (precision NaN)."""
+    torch.manual_seed(1)
+    x = torch.randn(200, 4)
+    y = np.random.default_rng(1).integers(0, 5, 200)  # class 5 of 6 has no samples
+    recall, predictions = [], []
+    for seed in (0, 1):
+        model = torch.nn.Linear(4, 6)
+        for method, ratio in (("dense", 1.0), ("mp", 2.0)):
+            if method == "mp":
+                with torch.no_grad():
+                    model.weight[:, :2] = 0.0
+                    model.bias[2] = -100.0  # class 2 is never predicted
+            metrics, frame = evaluate_with_predictions(model, x, y, 6)
+            key = dict(dataset="digits", model="lenet5", method=method, ratio=ratio, seed=seed)
+            recall.append(recall_rows(metrics, **key))
+            predictions.append(prediction_rows(frame, **key))
+    recall = pd.concat(recall, ignore_index=True)
+    predictions = compact_predictions(pd.concat(predictions, ignore_index=True))
+    recomputed = recall_from_predictions(predictions, {"digits": 6})
+    expected = recall[list(recomputed.columns)].sort_values(["dataset", "model", "method", "ratio", "seed", "class"])
+    pd.testing.assert_frame_equal(recomputed, expected.reset_index(drop=True), check_exact=True)
+    assert recomputed["recall"].isna().to_numpy().nonzero()[0].tolist() == [5, 11, 17, 23]  # class 5
+    assert recomputed.query("method == 'mp' and `class` == 2")["precision"].isna().all()
+    # without num_classes: 1 + the largest label or prediction (class 5 is predicted, so 6 again)
+    pd.testing.assert_frame_equal(recall_from_predictions(predictions), recomputed)
+
+
+def test_confusion_counts_by_hand():
+    """Y_TRUE / Y_PRED above as one model's predictions, and a second model that is always right."""
+    rows = [
+        pd.DataFrame({"example": np.arange(9), "label": Y_TRUE, "predicted": pred, "p_true": 1.0})
+        .assign(dataset="digits", model="lenet5", method="dense", ratio=1.0, seed=seed)
+        for seed, pred in ((0, Y_PRED), (1, Y_TRUE))
+    ]
+    (dataset, keys, counts), = confusion_counts(compact_predictions(pd.concat(rows)))
+    assert dataset == "digits" and list(keys["seed"]) == [0, 1]
+    np.testing.assert_array_equal(counts[0], [[2, 1, 0], [0, 1, 1], [0, 0, 4]])
+    np.testing.assert_array_equal(counts[1], np.diag([3, 2, 4]))
+    (_, _, counts), = confusion_counts(compact_predictions(pd.concat(rows)), {"digits": 4})
+    assert counts.shape == (2, 4, 4) and counts[:, 3].sum() == 0

@@ -16,3 +16,10 @@ MODEL_KEY = ["dataset", "model", "method", "ratio", "seed"]
 CELL_KEY = ["dataset", "model", "method", "ratio"]
 #: One (dataset, model, method) series of cells over the ratios: a panel of the paper's figures.
 SERIES_KEY = ["dataset", "model", "method"]
+
+
+def require_columns(table, columns, what: str) -> None:
+    """Raise ValueError naming the ``columns`` that ``table`` (a DataFrame, the ``what`` table) lacks."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{what} table lacks columns {missing}")

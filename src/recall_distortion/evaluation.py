@@ -37,18 +37,43 @@ column              dtype      meaning
 ==================  =========  ==========================================================================
 
 The metrics defined from this table (recall balance, normalized recall balance, alpha) live in
-:mod:`recall_distortion.metrics`. scikit-learn is imported lazily inside the functions because every
+:mod:`recall_distortion.metrics`.
+
+The same forward pass also gives the model's **predictions table**: one row per test example, the
+per-example record that Hooker et al. 2019 ("What do compressed deep neural networks forget?",
+section 3) need for pruning-identified exemplars and the confusion analyses of
+:mod:`recall_distortion.analysis`. Its columns (:data:`PREDICTION_COLUMNS`), with compact dtypes
+(:func:`compact_predictions`) because a study has one row per model and test image:
+
+===============  ==========  ======================================================================
+column           dtype       meaning
+===============  ==========  ======================================================================
+``dataset``      category    as in the recall table
+``model``        category    as in the recall table
+``method``       category    as in the recall table (``"dense"`` before pruning)
+``ratio``        float64     as in the recall table (1.0 for the dense model)
+``seed``         int32       as in the recall table
+``example``      int32       index of the image in the test split (0 .. n - 1, the split's order)
+``label``        int16       its true class c
+``predicted``    int16       the model's predicted class (argmax of the logits, first maximum on ties)
+``p_true``       float32     softmax probability of the true class, exp(log_softmax(logits))[label]
+===============  ==========  ======================================================================
+
+:func:`recall_from_predictions` recomputes the recall table's support, recall, precision, F1 and
+accuracy from it (so ``recall.parquet`` can be checked against the predictions). scikit-learn is imported lazily inside the functions because every
 Snakemake job is a fresh process and import time adds up.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from recall_distortion.columns import DENSE, MODEL_KEY
+from recall_distortion.columns import DENSE, MODEL_KEY, require_columns
 from recall_distortion.pruning import count_parameters
 
 #: Per-class metric columns produced by :func:`per_class_metrics` (``note`` is moved last).
@@ -57,13 +82,35 @@ CLASS_COLUMNS = ("class", "support", "recall", "precision", "f1")
 MODEL_COLUMNS = ("accuracy", "loss", "params_total", "params_nonzero")
 #: All columns of the recall table, in order.
 RECALL_COLUMNS = tuple(MODEL_KEY) + CLASS_COLUMNS + MODEL_COLUMNS + ("note",)
+#: Per-example columns produced by :func:`evaluate_with_predictions`.
+EXAMPLE_COLUMNS = ("example", "label", "predicted", "p_true")
+#: All columns of the predictions table, in order (module docstring).
+PREDICTION_COLUMNS = tuple(MODEL_KEY) + EXAMPLE_COLUMNS
+#: Compact dtypes of the predictions table: 25.5 M rows for config/paper.yaml (README).
+PREDICTION_DTYPES = {
+    "dataset": "category",
+    "model": "category",
+    "method": "category",
+    "ratio": np.float64,
+    "seed": np.int32,
+    "example": np.int32,
+    "label": np.int16,
+    "predicted": np.int16,
+    "p_true": np.float32,
+}
 
 NOTE_NO_SAMPLES = "no test samples"
 NOTE_NEVER_PREDICTED = "never predicted"
 
 
 def _forward(model: torch.nn.Module, x, y=None, batch_size: int = 1024):
-    """Predicted labels (np.int64), mean cross-entropy (NaN without ``y``) and output width."""
+    """One pass over ``x``: predicted labels (np.int64), p_true (np.float32, None without ``y``),
+    mean cross-entropy (NaN without ``y``) and output width.
+
+    Each batch's logits become log-probabilities once; the prediction is their argmax, the loss their
+    negative log-likelihood (what ``F.cross_entropy`` computes) and p_true the exponential of the
+    true class's log-probability.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     x = torch.as_tensor(x)
@@ -72,7 +119,7 @@ def _forward(model: torch.nn.Module, x, y=None, batch_size: int = 1024):
         y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y, device=x.device).long()
         if y.shape[0] != n:
             raise ValueError(f"x has {n} samples but y has {y.shape[0]}")
-    preds = []
+    preds, p_true = [], []
     loss_sum = 0.0
     width = None
     was_training = model.training
@@ -84,14 +131,18 @@ def _forward(model: torch.nn.Module, x, y=None, batch_size: int = 1024):
                 width = logits.shape[1]
                 preds.append(logits.argmax(dim=1).cpu())
                 if y is not None:
-                    loss_sum += float(
-                        F.cross_entropy(logits.float(), y[start:start + batch_size], reduction="sum")
-                    )
+                    target = y[start:start + batch_size]
+                    log_p = F.log_softmax(logits.float(), dim=1)
+                    loss_sum += float(F.nll_loss(log_p, target, reduction="sum"))
+                    p_true.append(log_p.gather(1, target[:, None])[:, 0].exp().cpu())
     finally:
         model.train(was_training)
     pred = torch.cat(preds).numpy().astype(np.int64) if preds else np.zeros(0, dtype=np.int64)
-    loss = loss_sum / n if (y is not None and n > 0) else float("nan")
-    return pred, loss, width
+    if y is None:
+        return pred, None, float("nan"), width
+    probability = torch.cat(p_true).numpy().astype(np.float32) if p_true else np.zeros(0, dtype=np.float32)
+    loss = loss_sum / n if n > 0 else float("nan")
+    return pred, probability, loss, width
 
 
 def predict(model: torch.nn.Module, x, y=None, *, batch_size: int = 1024) -> tuple[np.ndarray, float]:
@@ -102,7 +153,7 @@ def predict(model: torch.nn.Module, x, y=None, *, batch_size: int = 1024) -> tup
     Returns ``(y_pred, loss)``: ``y_pred`` is an int64 numpy array (argmax of the logits, first maximum
     on ties) and ``loss`` the mean cross-entropy over all samples, or NaN when ``y`` is not given.
     """
-    pred, loss, _ = _forward(model, x, y, batch_size)
+    pred, _, loss, _ = _forward(model, x, y, batch_size)
     return pred, loss
 
 
@@ -149,19 +200,21 @@ def per_class_metrics(y_true, y_pred, num_classes: int) -> pd.DataFrame:
     )
 
 
-def evaluate(model: torch.nn.Module, x, y, num_classes: int, *, batch_size: int = 1024) -> pd.DataFrame:
-    """Per-class test metrics of ``model``: one row per class, without the identifying columns.
+def evaluate_with_predictions(
+    model: torch.nn.Module, x, y, num_classes: int, *, batch_size: int = 1024
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-class test metrics of ``model`` and its per-example predictions, from one forward pass.
 
-    Columns: class, support, recall, precision, f1, accuracy, loss, params_total, params_nonzero,
-    note (meanings in the module docstring). ``accuracy`` is scikit-learn's ``accuracy_score``,
-    ``loss`` the mean cross-entropy. Add the identifying columns with :func:`recall_rows`.
+    Returns ``(metrics, predictions)``: ``metrics`` is :func:`evaluate`'s table; ``predictions`` has
+    one row per test example with columns example, label, predicted, p_true (module docstring).
+    Add the identifying columns with :func:`recall_rows` and :func:`prediction_rows`.
     """
     from sklearn.metrics import accuracy_score
 
     y_np = (y.cpu().numpy() if torch.is_tensor(y) else np.asarray(y)).astype(np.int64, copy=False)
     if y_np.size == 0:
         raise ValueError("empty test set")
-    pred, loss, width = _forward(model, x, y_np, batch_size)
+    pred, p_true, loss, width = _forward(model, x, y_np, batch_size)
     if width != num_classes:
         raise ValueError(f"model outputs {width} logits but num_classes is {num_classes}")
     frame = per_class_metrics(y_np, pred, num_classes)
@@ -170,7 +223,41 @@ def evaluate(model: torch.nn.Module, x, y, num_classes: int, *, batch_size: int 
     frame["loss"] = float(loss)
     frame["params_total"] = np.int64(total)
     frame["params_nonzero"] = np.int64(nonzero)
-    return frame[list(CLASS_COLUMNS + MODEL_COLUMNS + ("note",))]
+    predictions = pd.DataFrame(
+        {
+            "example": np.arange(y_np.size, dtype=np.int32),
+            "label": y_np.astype(np.int16),
+            "predicted": pred.astype(np.int16),
+            "p_true": p_true,
+        }
+    )
+    return frame[list(CLASS_COLUMNS + MODEL_COLUMNS + ("note",))], predictions
+
+
+def evaluate(model: torch.nn.Module, x, y, num_classes: int, *, batch_size: int = 1024) -> pd.DataFrame:
+    """Per-class test metrics of ``model``: one row per class, without the identifying columns.
+
+    Columns: class, support, recall, precision, f1, accuracy, loss, params_total, params_nonzero,
+    note (meanings in the module docstring). ``accuracy`` is scikit-learn's ``accuracy_score``,
+    ``loss`` the mean cross-entropy. Add the identifying columns with :func:`recall_rows`.
+    """
+    return evaluate_with_predictions(model, x, y, num_classes, batch_size=batch_size)[0]
+
+
+def model_key(*, dataset: str, model: str, method: str, seed: int, ratio: float | None = None) -> dict:
+    """The key columns of one evaluated model as a dict (MODEL_KEY order).
+
+    The dense model has ``method="dense"`` and ``ratio=1.0`` (``ratio`` may be omitted for it); a
+    pruned model needs its compression ratio.
+    """
+    if method == DENSE:
+        if ratio is None:
+            ratio = 1.0
+        if float(ratio) != 1.0:
+            raise ValueError(f"the dense model has ratio 1.0, got {ratio}")
+    elif ratio is None:
+        raise ValueError(f"ratio is required for method {method!r}")
+    return {"dataset": dataset, "model": model, "method": method, "ratio": float(ratio), "seed": int(seed)}
 
 
 def recall_rows(
@@ -187,25 +274,16 @@ def recall_rows(
     The dense model has ``method="dense"`` and ``ratio=1.0`` (``ratio`` may be omitted for it);
     a pruned model needs its compression ratio. dtypes: ratio float64, seed/class/support int64.
     """
-    if method == DENSE:
-        if ratio is None:
-            ratio = 1.0
-        if float(ratio) != 1.0:
-            raise ValueError(f"the dense model has ratio 1.0, got {ratio}")
-    elif ratio is None:
-        raise ValueError(f"ratio is required for method {method!r}")
-    missing = [c for c in CLASS_COLUMNS + MODEL_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(f"frame lacks columns {missing}")
+    key = model_key(dataset=dataset, model=model, method=method, seed=seed, ratio=ratio)
+    require_columns(frame, CLASS_COLUMNS + MODEL_COLUMNS, "per-class metrics")
     out = frame.copy()
     if "note" not in out.columns:
         out["note"] = ""
     n = len(out)
-    out["dataset"] = pd.array([dataset] * n, dtype="str")
-    out["model"] = pd.array([model] * n, dtype="str")
-    out["method"] = pd.array([method] * n, dtype="str")
-    out["ratio"] = np.full(n, float(ratio), dtype=np.float64)
-    out["seed"] = np.full(n, int(seed), dtype=np.int64)
+    for column in ("dataset", "model", "method"):
+        out[column] = pd.array([key[column]] * n, dtype="str")
+    out["ratio"] = np.full(n, key["ratio"], dtype=np.float64)
+    out["seed"] = np.full(n, key["seed"], dtype=np.int64)
     out = out[list(RECALL_COLUMNS)]
     return out.astype(
         {
@@ -221,3 +299,80 @@ def recall_rows(
             "note": "str",
         }
     ).reset_index(drop=True)
+
+
+def compact_predictions(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` in predictions-table column order with the compact dtypes of :data:`PREDICTION_DTYPES`.
+
+    Call it again after ``pd.concat`` of several models' predictions: concatenating categoricals
+    with different categories gives plain strings, which this turns back into categories.
+    """
+    require_columns(table, PREDICTION_COLUMNS, "predictions")
+    return table[list(PREDICTION_COLUMNS)].astype(PREDICTION_DTYPES)
+
+
+def prediction_rows(frame: pd.DataFrame, **key) -> pd.DataFrame:
+    """``frame`` (predictions of :func:`evaluate_with_predictions`) with the model's key prepended.
+
+    ``key``: dataset, model, method, seed and ratio, as :func:`recall_rows` takes them
+    (:func:`model_key`); dtypes those of :data:`PREDICTION_DTYPES`.
+    """
+    require_columns(frame, EXAMPLE_COLUMNS, "per-example predictions")
+    return compact_predictions(frame.assign(**model_key(**key))).reset_index(drop=True)
+
+
+def confusion_counts(predictions: pd.DataFrame, num_classes: Mapping[str, int] | None = None):
+    """Per dataset of a predictions table: ``(dataset, keys, counts)``, the confusion matrices of its models.
+
+    ``keys`` holds one row per model (dataset, model, method, ratio, seed, as categories or strings),
+    sorted; ``counts[m, c, p]`` (int64, shape models x k x k) is how many test examples of true class
+    c model m predicts as p. ``num_classes`` maps a dataset to its number of classes k; by default
+    1 + the largest label or prediction of the dataset. Yields datasets in sorted order.
+    """
+    require_columns(predictions, MODEL_KEY + ["label", "predicted"], "predictions")
+    if predictions.empty:
+        raise ValueError("empty predictions table")
+    for dataset, part in predictions.groupby("dataset", observed=True, sort=True):
+        label = part["label"].to_numpy(np.int64)
+        pred = part["predicted"].to_numpy(np.int64)
+        k = int(num_classes[dataset]) if num_classes is not None else 1 + int(max(label.max(), pred.max()))
+        if label.min() < 0 or pred.min() < 0 or max(label.max(), pred.max()) >= k:
+            raise ValueError(f"{dataset}: labels or predictions outside 0..{k - 1}")
+        grouped = part.groupby(MODEL_KEY, observed=True, sort=True)
+        keys = grouped.size().index.to_frame(index=False)
+        flat = (grouped.ngroup().to_numpy(np.int64) * k + label) * k + pred
+        yield dataset, keys, np.bincount(flat, minlength=len(keys) * k * k).reshape(len(keys), k, k)
+
+
+def recall_from_predictions(predictions: pd.DataFrame, num_classes: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """The recall table's per-class columns recomputed from a predictions table (section 4).
+
+    One row per (model, class) with columns dataset, model, method, ratio, seed, class, support,
+    recall, precision, f1, accuracy, in the recall table's dtypes and sorted by model key and class,
+    so that it equals those columns of ``recall.parquet``. Counted from the confusion matrices of
+    :func:`confusion_counts` (no scikit-learn): R^c = TP / support, P^c = TP / predicted (NaN when
+    the denominator is 0), F1 = 2 TP / (support + predicted) (NaN when both are 0), A = Σ TP / n.
+    ``num_classes`` as in :func:`confusion_counts`.
+    """
+    parts = []
+    for _, keys, counts in confusion_counts(predictions, num_classes):
+        k = counts.shape[1]
+        support = counts.sum(axis=2).ravel()
+        predicted = counts.sum(axis=1).ravel()
+        tp = np.diagonal(counts, axis1=1, axis2=2)
+        accuracy = tp.sum(axis=1) / counts.sum(axis=(1, 2))
+        tp = tp.ravel()
+        out = keys.loc[keys.index.repeat(k)].reset_index(drop=True)
+        out["class"] = np.tile(np.arange(k, dtype=np.int64), len(keys))
+        out["support"] = support
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["recall"] = np.where(support > 0, tp / support, np.nan)
+            out["precision"] = np.where(predicted > 0, tp / predicted, np.nan)
+            out["f1"] = np.where(support + predicted > 0, 2 * tp / (support + predicted), np.nan)
+        out["accuracy"] = np.repeat(accuracy, k)
+        parts.append(out)
+    columns = list(MODEL_KEY) + ["class", "support", "recall", "precision", "f1", "accuracy"]
+    table = pd.concat(parts, ignore_index=True).astype(
+        {"dataset": "str", "model": "str", "method": "str", "ratio": np.float64, "seed": np.int64}
+    )
+    return table[columns].sort_values(MODEL_KEY + ["class"], kind="stable").reset_index(drop=True)

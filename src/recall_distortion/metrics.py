@@ -77,8 +77,9 @@ def intensification_ratio(bbar_before, bbar_after):
     return _result(out)
 
 
-def _alpha_from_sums(n, sxx, sxy, nan_before, nan_after, acc_before, acc_after):
-    """Vectorized α and reason from per-group sums; shared by :func:`alpha_slope` and the tables.
+def alpha_from_sums(n, sxx, sxy, nan_before, nan_after, acc_before, acc_after):
+    """Vectorized α and reason from per-group sums; shared by :func:`alpha_slope`, the tables and the
+    noise floor (:mod:`recall_distortion.analysis.noise_floor`). Arguments broadcast.
 
     ``n`` classes, ``sxx`` = Σ (B̄^c)^2, ``sxy`` = Σ B̄^c B̄_t^c (over classes, NaN-free only when
     ``nan_before``/``nan_after`` counts are 0), accuracies may be NaN when unknown.
@@ -134,7 +135,7 @@ def alpha_slope(bbar_before, bbar_after, *, accuracy_before=None, accuracy_after
     with np.errstate(invalid="ignore", over="ignore"):
         sxx = float(np.sum(before * before))
         sxy = float(np.sum(before * after))
-    alpha, reason = _alpha_from_sums(
+    alpha, reason = alpha_from_sums(
         before.size,
         sxx,
         sxy,
@@ -205,7 +206,7 @@ def _describe(keys: pd.DataFrame, limit: int = 5) -> str:
     return text + (f"; and {more} more" if more > 0 else "")
 
 
-def _paired(recall: pd.DataFrame) -> pd.DataFrame:
+def pair_with_dense(recall: pd.DataFrame) -> pd.DataFrame:
     """Pruned rows with their dense (before-pruning) values matched by (dataset, model, seed, class).
 
     Adds bbar_before / bbar_after and the dense recall/accuracy as ``recall_dense`` /
@@ -272,7 +273,7 @@ def scatter_points(recall: pd.DataFrame) -> pd.DataFrame:
     Columns: dataset, model, method, ratio, seed, class, bbar_before, bbar_after; ``bbar_before`` is
     B̄^c of the dense model with the same (dataset, model, seed), ``bbar_after`` is B̄_t^c.
     """
-    merged = _paired(recall)
+    merged = pair_with_dense(recall)
     out = merged[SCATTER_COLUMNS].sort_values(MODEL_KEY + ["class"], kind="stable")
     return out.reset_index(drop=True)
 
@@ -318,7 +319,7 @@ def alpha_table(recall: pd.DataFrame) -> pd.DataFrame:
     Raises ValueError naming the keys when a pruned model has no dense rows, when classes do not
     match between a pruned model and its dense model, or on duplicate rows.
     """
-    merged = _paired(recall)
+    merged = pair_with_dense(recall)
     if merged.empty:
         return pd.DataFrame({c: pd.Series(dtype=_ALPHA_DTYPES[c]) for c in ALPHA_COLUMNS})
     x = merged["bbar_before"].to_numpy(np.float64)
@@ -338,7 +339,7 @@ def alpha_table(recall: pd.DataFrame) -> pd.DataFrame:
     )
     after = _group_stats(merged, MODEL_KEY, "recall", "accuracy")
     before = _group_stats(merged, MODEL_KEY, "recall_dense", "accuracy_dense")
-    alpha, reason = _alpha_from_sums(
+    alpha, reason = alpha_from_sums(
         sums["n"].to_numpy(),
         sums["sxx"].to_numpy(np.float64),
         sums["sxy"].to_numpy(np.float64),
