@@ -12,7 +12,7 @@ from recall_distortion.datasets import augment_batch
 from recall_distortion.models import build_model
 from recall_distortion.multiseed import train_many
 from recall_distortion.training import TrainingDiverged, init_seed, train
-from tests.test_training import HP, Tiny, assert_bitwise_equal, logs_without_time, noise_augment, tiny_data
+from tests.test_training import HP, Tiny, complete, assert_bitwise_equal, logs_without_time, noise_augment, tiny_data
 
 SEEDS = [0, 1, 2]
 
@@ -91,8 +91,8 @@ def test_resnet_batchnorm_statistics_and_augmentation_per_seed():
     # on random images with 8-image BatchNorm batches, float32 rounding differences between batched and
     # single kernels grow over a few steps, which would hide a real mistake; float64 shows the two
     # computations are the same (agreement to 1e-9, while e.g. a wrong data order is off by O(1)).
-    hp = {"epochs": 2, "batch_size": 8, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "nesterov": True,
-          "schedule": {"name": "multistep", "milestones": [1], "gamma": 0.1}}
+    hp = complete({"epochs": 2, "batch_size": 8, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "nesterov": True,
+                   "schedule": {"name": "multistep", "milestones": [1], "gamma": 0.1}})
     seeds = [0, 1]  # two show per-seed statistics; float64 convolutions are slow on a CPU
 
     def resnets():
@@ -183,8 +183,8 @@ def test_stages_write_the_same_checkpoints_and_logs_in_both_modes(tmp_path):
 
     data = tmp_path / "digits.npz"
     prepare_data(data, dataset="digits", val_fraction=0.1, split_seed=0)
-    hp = {"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
-          "schedule": {"name": "constant"}}
+    hp = complete({"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
+                   "schedule": {"name": "constant"}})
     common = {"dataset": "digits", "model": "lenet5", "input_size": 16, "hparams": hp, "code": "test"}
     for mode in MODES:
         out = tmp_path / mode
