@@ -56,15 +56,6 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .training import TrainResult, fit
 
-MODES = ("sequential", "vmap")  # the study's multi_seed option: one seed after another, or all at once
-
-
-def check_mode(multi_seed: str) -> None:
-    """Reject a multi_seed value other than MODES (the schema checks the config; this, direct calls)."""
-    if multi_seed not in MODES:
-        raise ValueError(f"multi_seed must be one of {list(MODES)}, got {multi_seed!r}")
-
-
 class StackedModels:
     """`training.Engine` of K same-architecture models stacked along a leading seed dimension.
 

@@ -169,7 +169,7 @@ class _Run:
         self.best_state, self.best_epoch, self.best_val_loss = None, 0, math.inf
 
     def end_epoch(self, epoch: int, lr: float, t0: float, train_loss: float, val_loss: float, val_acc: float,
-                  state: Callable[[], Mapping[str, torch.Tensor]]) -> dict:
+                  state: Callable[[], Mapping[str, torch.Tensor]]) -> None:
         """Check, log and keep one epoch; `state()` is copied only when the epoch is the best so far."""
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             raise TrainingDiverged(
@@ -183,7 +183,6 @@ class _Run:
         log.info("%sepoch %d/%d train_loss %.4f val_loss %.4f val_acc %.4f lr %.3g %.1fs%s", self.name, epoch,
                  self.epochs, train_loss, val_loss, val_acc, lr, row["seconds"],
                  " *" if self.best_epoch == epoch else "")
-        return row
 
     def checkpoint(self) -> dict:
         """What a resume state must hold to continue this run."""

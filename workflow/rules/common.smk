@@ -46,7 +46,7 @@ def code_version(*sources):
 
 # What each job runs, for code_version: any job that builds a model on prepared data, and jobs that train.
 MODEL_CODE = ("datasets.py", "models", "device.py", "stages/files.py")
-TRAINING_CODE = MODEL_CODE + ("training.py", "multiseed.py", "stages/resume.py")
+TRAINING_CODE = MODEL_CODE + ("training.py", "multiseed.py", "stages/resume.py", "stages/fitting.py")
 
 
 def experiment(wildcards):
