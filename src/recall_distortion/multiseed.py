@@ -5,7 +5,7 @@ Why: LeNet5 or a CIFAR ResNet at batch size 128 leaves a modern GPU mostly idle,
 (`torch.func.stack_module_state`) and runs their K forward and backward passes as one (`vmap` over
 `functional_call`): convolutions become grouped convolutions, linear layers batched matrix products.
 On a CPU it is slower (about half the seed-epochs/s of one seed after another on 2 cores,
-benchmarks/run.py), so the study's `multi_seed` option defaults to "sequential".
+benchmarks/run.py), so the study's `multi_seed` option (`stages.fitting`) defaults to "sequential".
 
 The result is that of K separate `training.train` calls, to float rounding (see below;
 tests/test_multiseed.py checks weights, BatchNorm statistics, logs and best epochs):
@@ -55,6 +55,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from .training import TrainResult, fit
+
 
 class StackedModels:
     """`training.Engine` of K same-architecture models stacked along a leading seed dimension.
