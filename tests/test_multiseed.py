@@ -1,6 +1,6 @@
 """Tests for multiseed.py: K seeds trained together equal K separate `training.train` runs (section 6.1
 protocol: data order, augmentation, SGD with momentum and weight decay, masks held, BatchNorm
-statistics, best-validation-loss epoch), plus resume and the stages' multi_seed option. CPU, tiny."""
+statistics, best-validation-loss epoch), plus resume. CPU, tiny."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from recall_distortion.data import augment_batch
 from recall_distortion.models import build_model
 from recall_distortion.multiseed import train_many
 from recall_distortion.training import TrainingDiverged, init_seed, train
-from tests.test_training import HP, Tiny, assert_bitwise_equal, logs_without_time, noise_augment, tiny_data
+from tests.test_training import HP, Tiny, assert_bitwise_equal, complete, logs_without_time, noise_augment, tiny_data
 
 SEEDS = [0, 1, 2]
 
@@ -91,8 +91,8 @@ def test_resnet_batchnorm_statistics_and_augmentation_per_seed():
     # on random images with 8-image BatchNorm batches, float32 rounding differences between batched and
     # single kernels grow over a few steps, which would hide a real mistake; float64 shows the two
     # computations are the same (agreement to 1e-9, while e.g. a wrong data order is off by O(1)).
-    hp = {"epochs": 2, "batch_size": 8, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "nesterov": True,
-          "schedule": {"name": "multistep", "milestones": [1], "gamma": 0.1}}
+    hp = complete({"epochs": 2, "batch_size": 8, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "nesterov": True,
+                   "schedule": {"name": "multistep", "milestones": [1], "gamma": 0.1}})
     seeds = [0, 1]  # two show per-seed statistics; float64 convolutions are slow on a CPU
 
     def resnets():
@@ -167,50 +167,3 @@ def test_resume_after_interruption_is_bitwise_identical(tmp_path):
         assert_bitwise_equal(got.best_state, ref.best_state)
         assert_bitwise_equal(model.state_dict(), ref_model.state_dict())
         assert logs_without_time(got).equals(logs_without_time(ref))
-
-
-def test_stages_write_the_same_checkpoints_and_logs_in_both_modes(tmp_path):
-    # The multi_seed option only changes how a job runs (config schema): train_dense and finetune
-    # write the same seeds, ratios, best epochs and weights (to float rounding) and logs in the same order.
-    import pandas as pd
-
-    from recall_distortion.multiseed import MODES
-    from recall_distortion.stages.data import prepare_data
-    from recall_distortion.stages.files import load_checkpoint
-    from recall_distortion.stages.finetune import finetune
-    from recall_distortion.stages.prune import prune
-    from recall_distortion.stages.train import train_dense
-
-    data = tmp_path / "digits.npz"
-    prepare_data(data, dataset="digits", val_fraction=0.1, split_seed=0)
-    hp = {"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
-          "schedule": {"name": "constant"}}
-    common = {"dataset": "digits", "model": "lenet5", "input_size": 16, "hparams": hp, "code": "test"}
-    for mode in MODES:
-        out = tmp_path / mode
-        train_dense(data, out / "dense.pt", out / "dense_log.tsv", seeds=[0, 1], resume_dir=out / "resume",
-                    multi_seed=mode, **common)
-    masks = tmp_path / "masks.pt"  # from one dense checkpoint, so that both fine-tunes hold the same masks
-    prune(data, tmp_path / "sequential" / "dense.pt", masks, dataset="digits", model="lenet5", method="mp",
-          ratios=[2.0, 4.0], input_size=16)
-    for mode in MODES:
-        out = tmp_path / mode
-        finetune(data, tmp_path / "sequential" / "dense.pt", masks, out / "finetuned.pt", out / "finetune_log.tsv",
-                 method="mp", resume_dir=out / "resume", multi_seed=mode, **common)
-
-    for name in ("dense.pt", "finetuned.pt"):
-        seq, vm = (load_checkpoint(tmp_path / mode / name)["seeds"] for mode in MODES)
-        assert list(seq) == list(vm) == [0, 1]
-        if name == "dense.pt":
-            pairs = [(seq[s], vm[s]) for s in seq]
-        else:
-            assert all(list(seq[s]) == list(vm[s]) == [2.0, 4.0] for s in seq)
-            pairs = [(seq[s][r], vm[s][r]) for s in seq for r in seq[s]]
-        for a, b in pairs:
-            assert a["best_epoch"] == b["best_epoch"]
-            assert a["val_loss"] == pytest.approx(b["val_loss"], abs=1e-5)
-            assert_states_close(a["state"], b["state"], atol=1e-5)
-    for name in ("dense_log.tsv", "finetune_log.tsv"):
-        seq, vm = (pd.read_csv(tmp_path / mode / name, sep="\t").drop(columns="seconds") for mode in MODES)
-        pd.testing.assert_frame_equal(seq, vm, atol=1e-5)
-    assert not [f for mode in MODES for f in (tmp_path / mode / "resume").rglob("*.pt")]  # scratch cleared

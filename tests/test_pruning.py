@@ -14,16 +14,15 @@ from recall_distortion.pruning import (
     apply_masks,
     compute_scores,
     count_parameters,
-    enforce_masks,
     feasible_ratio_limit,
     loss_gradient,
-    mask_gradients,
-    masked_step,
     max_ratio,
     prunable_parameters,
     prune_masks,
     weights_to_remove,
 )
+from recall_distortion.training import train
+from tests.test_training import complete
 
 RATIOS = [2, 4, 10, 20, 50]  # section 6.1
 
@@ -274,38 +273,25 @@ def test_loss_gradient_include_weight_decay_adds_eps_theta(tiny_resnet_batch):
 
 
 def test_masks_hold_through_sgd_with_momentum_and_weight_decay():
+    """Fine-tuning (training.train with the masks) keeps every pruned LeNet5 weight at exactly 0."""
     torch.manual_seed(0)
     model = build_model("lenet5", 10, 1, 28)
     masks = prune_masks(model, "mp", [2])[2.0]
     assert all(m.any() and not m.all() for m in masks.values())  # each layer partly pruned
     apply_masks(model, masks)
+    free = copy.deepcopy(model)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
-    for _ in range(4):
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        masked_step(opt, model, masks)
+    g = torch.Generator().manual_seed(1)
+    data = {split: (torch.randn(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g))
+            for split in ("train", "val")}
+    hp = complete({"epochs": 2, "batch_size": 8, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4})
+    train(model, data, hp, seed=0, masks=masks)
     params = dict(model.named_parameters())
     for name, m in masks.items():
         assert torch.count_nonzero(params[name][~m]) == 0, name  # pruned stay exactly 0
         assert not torch.equal(params[name][m], before[name][m]), name  # kept ones train
     assert count_parameters(model)[1] == 44_426 - weights_to_remove(44_426, 2)
 
-    # without the masks, the same steps revive pruned weights (so the check above is meaningful)
-    free = build_model("lenet5", 10, 1, 28)
-    apply_masks(free, masks)
-    opt = torch.optim.SGD(free.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    opt.zero_grad()
-    F.cross_entropy(free(x), y).backward()
-    opt.step()
+    # without the masks, the same training revives pruned weights (so the check above is meaningful)
+    train(free, data, hp, seed=0)
     assert torch.count_nonzero(dict(free.named_parameters())["fc1.weight"][~masks["fc1.weight"]]) > 0
-
-    # gradient masking alone (fresh optimiser) already keeps them at 0; enforce_masks is idempotent
-    opt.zero_grad()
-    enforce_masks(free, masks)
-    F.cross_entropy(free(x), y).backward()
-    mask_gradients(free, masks)
-    opt = torch.optim.SGD(free.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    opt.step()
-    assert torch.count_nonzero(dict(free.named_parameters())["fc1.weight"][~masks["fc1.weight"]]) == 0

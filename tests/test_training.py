@@ -12,18 +12,33 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 from torch import nn
 
-from recall_distortion.training import (
-    LOG_COLUMNS, TrainingDiverged, TrainResult, check_hparams, init_seed, lr_at, train,
-)
+import recall_distortion.training as training
+from recall_distortion.atomic import save_torch
+from recall_distortion.config import check_config
+from recall_distortion.training import LOG_COLUMNS, TrainingDiverged, TrainResult, init_seed, lr_at, train
 
 TESTS_DIR = Path(__file__).resolve().parent
-HP = {"epochs": 8, "batch_size": 32, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4,
-      "schedule": {"name": "multistep", "milestones": [3, 6], "gamma": 0.5}}
+REPO = TESTS_DIR.parent
+
+
+def complete(hparams: dict) -> dict:
+    """`hparams` with the config schema's defaults filled in, as Snakemake hands them to a job
+    (`train` takes complete hyper-parameters; the schema is their only source of defaults)."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["models"] = {"lenet5": {"train": dict(hparams), "finetune": dict(hparams)}}
+    check_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    return config["models"]["lenet5"]["train"]
+
+
+HP = complete({"epochs": 8, "batch_size": 32, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4,
+               "schedule": {"name": "multistep", "milestones": [3, 6], "gamma": 0.5}})
 
 
 class Tiny(nn.Module):
@@ -83,8 +98,16 @@ class Interrupt(Exception):
     pass
 
 
+def after_each_saved_epoch(monkeypatch, hook):
+    """Call ``hook(epoch)`` right after `train` has saved an epoch's resume state (where a kill hurts most)."""
+    def save_then_hook(state, path):
+        save_torch(state, path)
+        hook(state["epoch"])
+    monkeypatch.setattr(training, "save_torch", save_then_hook)
+
+
 def interrupt_after(k):
-    def hook(epoch, row):
+    def hook(epoch):
         if epoch == k:
             raise Interrupt
     return hook
@@ -177,11 +200,11 @@ def test_multistep_lr_logged_per_epoch():
 
 
 def test_constant_and_cosine_lr():
-    hp = check_hparams({**HP, "schedule": {"name": "cosine"}})
+    hp = {**HP, "schedule": {"name": "cosine"}}
     assert lr_at(1, hp) == pytest.approx(0.1)
     assert lr_at(5, hp) == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 4 / 8)))
     assert lr_at(5, hp) == pytest.approx(0.05)
-    hp = check_hparams({**HP, "schedule": {"name": "constant"}})
+    hp = {**HP, "schedule": {"name": "constant"}}
     assert [lr_at(e, hp) for e in (1, 4, 8)] == [0.1, 0.1, 0.1]
 
 
@@ -224,14 +247,16 @@ def test_huge_learning_rate_raises_training_diverged(tmp_path):
 # --- resume -----------------------------------------------------------------------------------------
 
 
-def test_resume_after_in_process_interruption_is_bitwise_identical(tmp_path):
+def test_resume_after_in_process_interruption_is_bitwise_identical(tmp_path, monkeypatch):
     ref_model, ref = run_tiny()
     state = tmp_path / "state.pt"
+    after_each_saved_epoch(monkeypatch, interrupt_after(4))
     with pytest.raises(Interrupt):
-        run_tiny(state_path=state, on_epoch_end=interrupt_after(4))
+        run_tiny(state_path=state)
     assert state.exists() and torch.load(state, weights_only=True)["epoch"] == 4
     epochs_seen = []
-    model, result = run_tiny(state_path=state, on_epoch_end=lambda e, row: epochs_seen.append(e))
+    after_each_saved_epoch(monkeypatch, epochs_seen.append)
+    model, result = run_tiny(state_path=state)
     assert epochs_seen == [5, 6, 7, 8]
     assert_bitwise_equal(model.state_dict(), ref_model.state_dict())
     assert_bitwise_equal(result.best_state, ref.best_state)
@@ -246,12 +271,14 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 import test_training as T
 
-def hook(epoch, row):
-    if epoch == {k}:
+def save_then_wait(state, path):
+    T.save_torch(state, path)
+    if state["epoch"] == {k}:
         Path({marker!r}).write_text("saved")
         time.sleep(120)  # wait here to be SIGKILLed
 
-T.run_tiny(state_path={state!r}, on_epoch_end=hook)
+T.training.save_torch = save_then_wait
+T.run_tiny(state_path={state!r})
 """
 
 
@@ -280,13 +307,15 @@ def test_resume_after_sigkill_is_bitwise_identical(tmp_path):
     assert not state.exists()
 
 
-def test_state_with_other_fingerprint_is_ignored(tmp_path, caplog):
+def test_state_with_other_fingerprint_is_ignored(tmp_path, caplog, monkeypatch):
     state = tmp_path / "state.pt"
+    after_each_saved_epoch(monkeypatch, interrupt_after(2))
     with pytest.raises(Interrupt):
-        run_tiny(seed=0, state_path=state, on_epoch_end=interrupt_after(2))
+        run_tiny(seed=0, state_path=state)
     seen = []
+    after_each_saved_epoch(monkeypatch, seen.append)
     with caplog.at_level(logging.WARNING, logger="recall_distortion.training"):
-        model, result = run_tiny(seed=1, state_path=state, on_epoch_end=lambda e, row: seen.append(e))
+        model, result = run_tiny(seed=1, state_path=state)
     assert seen == list(range(1, 9))  # started over
     assert "ignoring training state" in caplog.text
     ref_model, _ = run_tiny(seed=1)
@@ -297,21 +326,32 @@ def test_state_with_other_fingerprint_is_ignored(tmp_path, caplog):
 # --- hyper-parameters -------------------------------------------------------------------------------
 
 
-def test_unknown_and_missing_hparams_are_named():
-    with pytest.raises(ValueError, match="learning_rate"):
-        check_hparams({**HP, "learning_rate": 0.1})
+def test_missing_hparam_is_named():
     without_epochs = {k: v for k, v in HP.items() if k != "epochs"}
-    with pytest.raises(ValueError, match="epochs"):
+    with pytest.raises(ValueError, match="'epochs'"):
         train(Tiny(), tiny_data(), without_epochs, seed=0)
-    with pytest.raises(ValueError, match="step_size"):
-        check_hparams({**HP, "schedule": {"name": "multistep", "milestones": [2], "gamma": 0.1, "step_size": 1}})
-    with pytest.raises(ValueError, match="schedule"):
-        check_hparams({**HP, "schedule": {"name": "linear"}})
-    with pytest.raises(ValueError, match="batch_size"):
-        check_hparams({**HP, "batch_size": 0})
 
 
-def test_yaml_style_strings_are_coerced():
-    hp = check_hparams({**HP, "weight_decay": "5e-4", "lr": "0.01"})
-    assert hp["weight_decay"] == 5e-4 and hp["lr"] == 0.01
-    assert hp["nesterov"] is False
+def test_schema_fills_every_default_train_needs():
+    """The config schema is the one source of defaults: a config's minimal training block comes out
+    with every key `train` requires, and bad values are rejected there, naming the key."""
+    hp = complete({"epochs": 3, "batch_size": 16, "lr": 0.1})
+    assert set(hp) == set(training.HPARAM_KEYS)
+    assert hp["nesterov"] is False and hp["eval_batch_size"] == 1024 and hp["schedule"] == {"name": "constant"}
+    assert hp["momentum"] == 0.9 and hp["weight_decay"] == 0.0
+    for bad, key in [({"nesterov": True, "momentum": 0}, "momentum"), ({"batch_size": 0}, "batch_size"),
+                     ({"eval_batch_size": 0}, "eval_batch_size"), ({"learning_rate": 0.1}, "learning_rate"),
+                     ({"schedule": {"name": "multistep", "milestones": [2]}}, "gamma"),
+                     ({"schedule": {"name": "constant", "gamma": 0.1}}, "gamma"),
+                     ({"schedule": {"name": "linear"}}, "schedule")]:
+        with pytest.raises(ValueError, match=key):
+            complete({"epochs": 3, "batch_size": 16, "lr": 0.1, **bad})
+
+
+def test_eval_batch_size_changes_memory_not_results():
+    """Validation in pieces of 7 images: the same weights, and the same validation numbers up to the
+    order of float summation."""
+    model, whole = run_tiny(hparams={**HP, "eval_batch_size": 1024})
+    pieces_model, pieces = run_tiny(hparams={**HP, "eval_batch_size": 7})
+    assert_bitwise_equal(model.state_dict(), pieces_model.state_dict())
+    pd.testing.assert_frame_equal(logs_without_time(whole), logs_without_time(pieces), rtol=1e-6)

@@ -44,9 +44,9 @@ paper's equations:
 - validation during fine-tuning used the test split (ours uses a held-out validation split).
 
 Masks are computed once from the dense model, for all ratios at once (``prune_masks``), applied with
-``apply_masks`` and held through fine-tuning: call ``mask_gradients`` before and ``enforce_masks``
-after every optimiser step (or ``masked_step``), so momentum and weight decay keep pruned weights at
-exactly 0.
+``apply_masks`` and held through fine-tuning by ``training.fit``, which zeroes the pruned gradients
+before and the pruned weights after every optimiser step, so momentum and weight decay keep pruned
+weights at exactly 0.
 """
 
 from __future__ import annotations
@@ -349,27 +349,6 @@ def apply_masks(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
     enforce_masks(model, masks)
 
 
-@torch.no_grad()
-def mask_gradients(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
-    """Zero the gradients of pruned weights (call after backward, before the optimiser step), so
-    momentum buffers and weight decay never move them."""
-    params = dict(model.named_parameters())
-    for name, m in masks.items():
-        p = params[name]
-        if p.grad is not None:
-            if m.device != p.device:
-                m = m.to(p.device)
-            p.grad.masked_fill_(~m, 0.0)
-
-
-def masked_step(optimizer: torch.optim.Optimizer, model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
-    """``mask_gradients``; ``optimizer.step()``; ``enforce_masks`` — one fine-tuning step that keeps
-    pruned weights at exactly 0."""
-    mask_gradients(model, masks)
-    optimizer.step()
-    enforce_masks(model, masks)
-
-
 def masks_to(masks: Mapping[str, torch.Tensor], device) -> Masks:
     """The same masks on ``device`` (move once before fine-tuning, not at every step)."""
     return {name: m.to(device) for name, m in masks.items()}
@@ -386,8 +365,6 @@ __all__ = [
     "enforce_masks",
     "feasible_ratio_limit",
     "loss_gradient",
-    "mask_gradients",
-    "masked_step",
     "masks_to",
     "max_ratio",
     "prunable_parameters",

@@ -12,6 +12,12 @@ faster than a per-sample DataLoader), the shuffled indices come from a seeded CP
 is one host-device synchronisation per epoch. The same code runs on CUDA and on CPU; on CPU the same
 seed gives bit-identical weights, also across a kill and a resume from `state_path`.
 
+One loop, two engines: `fit` owns the epoch loop (schedule, per-seed data order and augmentation,
+batching, masks, validation, best-epoch selection, divergence check, per-epoch resume state) for K
+models at once; an `Engine` only holds their parameters and computes their losses. `train` runs it
+with `SingleModel` (one model, plain autograd), `multiseed.train_many` with `StackedModels` (K
+models as one vmapped computation), so both follow the protocol by construction.
+
 Seeding: `train(seed=...)` fixes the data order and the augmentation randomness only. Weight
 initialisation draws from torch's global RNG, so call `init_seed(seed)` right before `build_model`.
 """
@@ -25,7 +31,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,14 +40,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .atomic import save_torch
-from .pruning import apply_masks, enforce_masks, mask_gradients, masks_to
+from .pruning import apply_masks, masks_to
 
 log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "seconds")
-REQUIRED_KEYS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule")
-OPTIONAL_KEYS = {"nesterov": False, "eval_batch_size": 1024}
-SCHEDULES = {"constant": (), "multistep": ("milestones", "gamma"), "cosine": ()}
+HPARAM_KEYS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "nesterov", "schedule", "eval_batch_size")
 
 
 class TrainingDiverged(RuntimeError):
@@ -74,74 +78,18 @@ def init_seed(seed: int) -> None:
 # --- hyper-parameters -------------------------------------------------------------------------------
 
 
-def check_hparams(hparams: Mapping) -> dict:
-    """Validated copy of a config's training block, numbers coerced (YAML reads `5e-4` as a string).
+def check_hparams(hparams: Mapping) -> None:
+    """Name the first missing training hyper-parameter.
 
-    Required: epochs, batch_size, lr, momentum, weight_decay, schedule. Optional: nesterov (False),
-    eval_batch_size (1024, validation only). schedule is {"name": "constant"}, {"name": "cosine"} or
-    {"name": "multistep", "milestones": [...], "gamma": g}.
+    Types, bounds, defaults and the schedule's keys come from the config schema ($defs/hparams in
+    workflow/schemas/config.schema.yaml, applied with defaults by Snakemake before any job runs). This
+    check stays because direct library calls (tests, benchmarks, notebooks) bypass the schema: without
+    it a missing key would surface as a bare KeyError deep inside the loop.
     """
-    allowed = (*REQUIRED_KEYS, *OPTIONAL_KEYS)
-    unknown = sorted(set(hparams) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown training hyper-parameter {unknown[0]!r}; allowed keys: {list(allowed)}")
-    missing = [k for k in REQUIRED_KEYS if k not in hparams]
+    missing = [k for k in HPARAM_KEYS if k not in hparams]
     if missing:
-        raise ValueError(f"missing training hyper-parameter {missing[0]!r}; required keys: {list(REQUIRED_KEYS)}")
-    hp = {**OPTIONAL_KEYS, **hparams}
-    out = {
-        "epochs": _number(hp, "epochs", int, minimum=1),
-        "batch_size": _number(hp, "batch_size", int, minimum=1),
-        "lr": _number(hp, "lr", float, minimum=0.0, strict=True),
-        "momentum": _number(hp, "momentum", float, minimum=0.0),
-        "weight_decay": _number(hp, "weight_decay", float, minimum=0.0),
-        "nesterov": hp["nesterov"],
-        "eval_batch_size": _number(hp, "eval_batch_size", int, minimum=1),
-        "schedule": _check_schedule(hp["schedule"], hp),
-    }
-    if not isinstance(out["nesterov"], bool):
-        raise ValueError(f"training hyper-parameter 'nesterov' must be true or false, got {out['nesterov']!r}")
-    if out["nesterov"] and out["momentum"] == 0:
-        raise ValueError("training hyper-parameter 'nesterov' needs a positive 'momentum'")
-    return out
-
-
-def _number(hp, key, kind, minimum, strict=False):
-    value = hp[key]
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = kind(float(value)) if kind is float else int(value)
-        if kind is int and number != float(value):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise ValueError(f"training hyper-parameter {key!r} must be a {kind.__name__}, got {value!r}") from None
-    if number < minimum or (strict and number == minimum) or (kind is float and not math.isfinite(number)):
-        bound = ">" if strict else ">="
-        raise ValueError(f"training hyper-parameter {key!r} must be {bound} {minimum}, got {value!r}")
-    return number
-
-
-def _check_schedule(schedule, hp) -> dict:
-    if not isinstance(schedule, Mapping) or schedule.get("name") not in SCHEDULES:
-        raise ValueError(f"training hyper-parameter 'schedule' must be a mapping with 'name' in "
-                         f"{list(SCHEDULES)}, got {schedule!r}")
-    name = schedule["name"]
-    extra = sorted(set(schedule) - {"name", *SCHEDULES[name]})
-    missing = [k for k in SCHEDULES[name] if k not in schedule]
-    if extra or missing:
-        raise ValueError(f"schedule {name!r}: unknown key {extra[0]!r}" if extra
-                         else f"schedule {name!r}: missing key {missing[0]!r}")
-    if name != "multistep":
-        return {"name": name}
-    milestones = schedule["milestones"]
-    if (not isinstance(milestones, (list, tuple)) or not milestones
-            or any(isinstance(m, bool) or not isinstance(m, int) or m < 1 for m in milestones)
-            or list(milestones) != sorted(set(milestones))):
-        raise ValueError(f"schedule 'multistep': 'milestones' must be increasing positive epoch numbers, "
-                         f"got {milestones!r}")
-    gamma = _number(schedule, "gamma", float, minimum=0.0, strict=True)
-    return {"name": name, "milestones": list(milestones), "gamma": gamma}
+        raise ValueError(f"missing training hyper-parameter {missing[0]!r}; train needs all of {list(HPARAM_KEYS)} "
+                         f"(the config schema fills in the defaults)")
 
 
 def lr_at(epoch: int, hp: Mapping) -> float:
@@ -163,7 +111,7 @@ def lr_at(epoch: int, hp: Mapping) -> float:
 
 
 def _fingerprint(hp, seed, model, n_train, n_val, masks, augment) -> str:
-    """Hash of everything that must agree for a saved state to be resumed."""
+    """Hash of everything that must agree for one model's saved state to be resumed."""
     h = hashlib.sha256()
     h.update(json.dumps({
         "hparams": hp, "seed": int(seed), "n_train": n_train, "n_val": n_val,
@@ -185,8 +133,8 @@ def _load_state(path: Path | None, fingerprint: str) -> dict | None:
         log.warning("ignoring unreadable training state %s (%s)", path, err)
         return None
     if state.get("fingerprint") != fingerprint:
-        log.warning("ignoring training state %s: it was written for other hyper-parameters, seed, data or "
-                    "masks", path)
+        log.warning("ignoring training state %s: it was written for other hyper-parameters, seed, data, "
+                    "masks or engine", path)
         return None
     log.info("resuming from %s after epoch %d", path, state["epoch"])
     return state
@@ -196,7 +144,7 @@ def _cpu_copy(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
-# --- shared with multiseed.train_many ---------------------------------------------------------------
+# --- per-seed state of the loop ---------------------------------------------------------------------
 
 
 def _generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch.Generator]:
@@ -211,8 +159,8 @@ def _generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch
 class _Run:
     """One model's epoch log and lowest-validation-loss state (section 6.1).
 
-    Shared by `train` and `multiseed.train_many`, so that both fail, select and log alike; `name`
-    prefixes the log lines and errors of a model trained alongside others ("seed 3: ").
+    One per seed of `fit`, so that every engine fails, selects and logs alike; `name` prefixes the log
+    lines and errors of a model trained alongside others ("seed 3: ").
     """
 
     def __init__(self, epochs: int, name: str = ""):
@@ -221,7 +169,7 @@ class _Run:
         self.best_state, self.best_epoch, self.best_val_loss = None, 0, math.inf
 
     def end_epoch(self, epoch: int, lr: float, t0: float, train_loss: float, val_loss: float, val_acc: float,
-                  state: Callable[[], Mapping[str, torch.Tensor]]) -> dict:
+                  state: Callable[[], Mapping[str, torch.Tensor]]) -> None:
         """Check, log and keep one epoch; `state()` is copied only when the epoch is the best so far."""
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             raise TrainingDiverged(
@@ -235,7 +183,6 @@ class _Run:
         log.info("%sepoch %d/%d train_loss %.4f val_loss %.4f val_acc %.4f lr %.3g %.1fs%s", self.name, epoch,
                  self.epochs, train_loss, val_loss, val_acc, lr, row["seconds"],
                  " *" if self.best_epoch == epoch else "")
-        return row
 
     def checkpoint(self) -> dict:
         """What a resume state must hold to continue this run."""
@@ -252,27 +199,204 @@ class _Run:
                            log=pd.DataFrame(self.rows, columns=list(LOG_COLUMNS)))
 
 
+# --- engines: how the K models of one loop hold their parameters --------------------------------------
+
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class Engine(Protocol):
+    """What `fit` needs from the models it trains; everything else (schedule, data, masks, selection,
+    resume) is the loop's, so that every engine trains by the same protocol.
+
+    Per-seed tensors are stacked along a leading seed dimension of size K; an engine of one model has
+    no such dimension (`stack` then returns the only element).
+    """
+
+    params: dict[str, torch.Tensor]  # the optimiser's leaves, by parameter name
+
+    def stack(self, per_seed: Sequence[torch.Tensor]) -> torch.Tensor:
+        """K per-seed tensors laid out like `params` (masks)."""
+
+    def train_mode(self, mode: bool) -> None:
+        """Train (BatchNorm batch statistics) or eval mode."""
+
+    def losses(self, batches: Sequence[Batch]) -> torch.Tensor:
+        """(K,) mean cross-entropy of each seed on its own batch, with autograd graph."""
+
+    def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(K,) summed cross-entropy and (K,) correct count of each seed on the same batch (eval mode)."""
+
+    def seed_state(self, i: int) -> Mapping[str, torch.Tensor]:
+        """Seed i's state_dict (live tensors, copied by the caller)."""
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Every seed's weights and buffers, for the resume state."""
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Restore `state_dict()`."""
+
+    def finish(self) -> None:
+        """Leave each model with its last epoch's weights."""
+
+
+class SingleModel:
+    """Engine of one `nn.Module` trained with plain autograd (`train`)."""
+
+    def __init__(self, models: Sequence[nn.Module]):
+        if len(models) != 1:
+            raise ValueError(f"SingleModel trains one model, got {len(models)}; use multiseed.train_many")
+        (self.model,) = models
+        self.params = dict(self.model.named_parameters())
+
+    def stack(self, per_seed):
+        return per_seed[0]
+
+    def train_mode(self, mode):
+        self.model.train(mode)
+
+    def losses(self, batches):
+        ((xb, yb),) = batches
+        return F.cross_entropy(self.model(xb), yb).unsqueeze(0)
+
+    def eval_batch(self, x, y):
+        out = self.model(x)
+        return F.cross_entropy(out, y, reduction="sum").unsqueeze(0), (out.argmax(1) == y).sum().unsqueeze(0)
+
+    def seed_state(self, i):
+        return self.model.state_dict()
+
+    def state_dict(self):
+        return self.model.state_dict()
+
+    def load_state_dict(self, state):
+        self.model.load_state_dict(state)
+
+    def finish(self):
+        pass
+
+
 # --- the loop ---------------------------------------------------------------------------------------
 
 
-@torch.inference_mode()
-def _validate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int):
-    """Mean cross-entropy and accuracy as device scalars (no sync), in eval mode."""
-    was_training = model.training
-    model.eval()
-    loss = torch.zeros((), dtype=torch.float64, device=x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+def fit(
+    models: Sequence[nn.Module],
+    data: Mapping[str, Batch],
+    hparams: Mapping,
+    *,
+    seeds: Sequence[int],
+    engine: Callable[[Sequence[nn.Module]], Engine],
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    masks: Sequence[Mapping[str, torch.Tensor]] | None = None,
+    state_path: str | Path | None = None,
+    device: str | torch.device | None = None,
+) -> list[TrainResult]:
+    """The epoch loop of section 6.1 for ``models[k]`` with ``seeds[k]`` (and ``masks[k]``), held by
+    ``engine(models)``; one TrainResult per model, in order. Arguments as in `train`, one per model."""
+    k = len(models)
+    if k == 0 or len(seeds) != k or (masks is not None and len(masks) != k):
+        raise ValueError(f"training needs one seed (and one mask set, if any) per model: {k} models, "
+                         f"{len(seeds)} seeds, {'no' if masks is None else len(masks)} mask sets")
+    check_hparams(hparams)
+    hp = dict(hparams)
+    (x, y), (x_val, y_val) = data["train"], data["val"]
+    device = torch.device(device) if device is not None else x.device
+    x, y, x_val, y_val = (t.to(device) for t in (x, y, x_val, y_val))
+    n, bs, ebs = len(x), hp["batch_size"], hp["eval_batch_size"]
+    if n == 0 or len(x_val) == 0:
+        raise ValueError("train and val splits must both be non-empty")
+    masks = [masks_to(m, device) for m in masks] if masks else None  # moved once, not at every step
+    if masks and any(m.keys() != masks[0].keys() for m in masks):
+        raise ValueError("every model's masks must cover the same parameters")
+    for i, model in enumerate(models):
+        model.to(device)
+        if masks:
+            apply_masks(model, masks[i])  # checks names, shapes and dtype; pruned weights start at zero
+    held = engine(models)
+    pruned = {name: ~held.stack([m[name] for m in masks]) for name in masks[0]} if masks else {}
+    fingerprint = hashlib.sha256((type(held).__qualname__ + "".join(
+        _fingerprint(hp, seed, model, n, len(x_val), m, augment)
+        for seed, model, m in zip(seeds, models, masks or [None] * k))).encode()).hexdigest()
+    optimizer = torch.optim.SGD(held.params.values(), lr=hp["lr"], momentum=hp["momentum"],
+                                weight_decay=hp["weight_decay"], nesterov=hp["nesterov"])
+    order_gens, aug_gens = zip(*(_generators(seed, device) for seed in seeds))
+    runs = [_Run(hp["epochs"], name=f"seed {seed}: " if k > 1 else "") for seed in seeds]
+
+    state_path = None if state_path is None else Path(state_path)
+    start = 1
+    saved = _load_state(state_path, fingerprint)
+    if saved is not None:
+        held.load_state_dict(saved["weights"])
+        optimizer.load_state_dict(saved["optimizer"])
+        for gen, rng in zip(order_gens + aug_gens, saved["order_rng"] + saved["augment_rng"]):
+            gen.set_state(rng)
+        for run, run_state in zip(runs, saved["runs"]):
+            run.restore(run_state)
+        torch.set_rng_state(saved["torch_rng"])
+        if device.type == "cuda" and saved.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(saved["cuda_rng"], device)
+        start = saved["epoch"] + 1
+
+    for epoch in range(start, hp["epochs"] + 1):
+        t0 = time.perf_counter()
+        lr = lr_at(epoch, hp)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        held.train_mode(True)
+        total = torch.zeros(k, dtype=torch.float64, device=device)
+        perms = [torch.randperm(n, generator=gen).to(device) for gen in order_gens]
+        for i in range(0, n, bs):  # the last partial batch is kept, and has the same size for every seed
+            batches = [(x[perm[i:i + bs]], y[perm[i:i + bs]]) for perm in perms]
+            if augment is not None:  # each seed's batch with its own generator
+                batches = [(augment(xb, gen), yb) for (xb, yb), gen in zip(batches, aug_gens)]
+            losses = held.losses(batches)
+            optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()  # seeds share no parameter: each gets its own seed's gradient
+            for name, cut in pruned.items():
+                if held.params[name].grad is not None:
+                    held.params[name].grad.masked_fill_(cut, 0.0)  # pruned momentum buffers stay exactly zero
+            optimizer.step()
+            with torch.no_grad():
+                for name, cut in pruned.items():
+                    held.params[name].masked_fill_(cut, 0.0)
+            total += losses.detach().double() * len(batches[0][1])
+        val_loss, val_acc = _validate(held, k, x_val, y_val, ebs)
+        stats = torch.stack([total / n, val_loss, val_acc], 1).tolist()  # one sync for all seeds
+        for i, run in enumerate(runs):
+            run.end_epoch(epoch, lr, t0, *stats[i], lambda i=i: held.seed_state(i))
+        if state_path is not None:
+            save_torch({
+                "fingerprint": fingerprint, "epoch": epoch, "weights": held.state_dict(),
+                "optimizer": optimizer.state_dict(), "runs": [run.checkpoint() for run in runs],
+                "order_rng": [gen.get_state() for gen in order_gens],
+                "augment_rng": [gen.get_state() for gen in aug_gens],
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            }, state_path)
+
+    held.finish()
+    if state_path is not None:
+        state_path.unlink(missing_ok=True)
+    return [run.result() for run in runs]
+
+
+@torch.no_grad()
+def _validate(held: Engine, k: int, x: torch.Tensor, y: torch.Tensor, batch_size: int):
+    """(K,) mean cross-entropy and accuracy as device tensors (no sync), in eval mode."""
+    held.train_mode(False)
+    loss = torch.zeros(k, dtype=torch.float64, device=x.device)
+    correct = torch.zeros(k, dtype=torch.int64, device=x.device)
     for i in range(0, len(x), batch_size):
-        out = model(x[i:i + batch_size])
-        loss += F.cross_entropy(out, y[i:i + batch_size], reduction="sum").double()
-        correct += (out.argmax(1) == y[i:i + batch_size]).sum()
-    model.train(was_training)
+        batch_loss, batch_correct = held.eval_batch(x[i:i + batch_size], y[i:i + batch_size])
+        loss += batch_loss.double()
+        correct += batch_correct
+    held.train_mode(True)
     return loss / len(x), correct.double() / len(x)
 
 
 def train(
     model: nn.Module,
-    data: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    data: Mapping[str, Batch],
     hparams: Mapping,
     *,
     seed: int,
@@ -280,86 +404,19 @@ def train(
     masks: Mapping[str, torch.Tensor] | None = None,
     state_path: str | Path | None = None,
     device: str | torch.device | None = None,
-    on_epoch_end: Callable[[int, dict], None] | None = None,
 ) -> TrainResult:
     """Train `model` in place with SGD and return the state of the lowest-validation-loss epoch (6.1).
 
     data: {"train": (x, y), "val": (x, y)}, float32 images and int64 labels, the whole split per tensor,
-    normally already on the training device (`device` defaults to theirs). seed: data order and
+    normally already on the training device (`device` defaults to theirs). hparams: complete (every
+    key of HPARAM_KEYS; the config schema fills in defaults). seed: data order and
     `augment(x_batch, generator)` randomness; the generator lives on the data's device.
     masks: {param_name: bool tensor}; pruned weights are zero on entry and stay exactly zero (their
     gradients are zeroed before each step, so momentum and weight decay cannot revive them).
     state_path: after every epoch the full training state is saved there atomically; a later call
     with the same arguments resumes from it (bit-identical on CPU) and deletes it on success.
-    on_epoch_end(epoch, row): called after the state is saved (progress, tests).
     Raises TrainingDiverged when a loss is NaN or infinite.
     """
-    hp = check_hparams(hparams)
-    (x, y), (x_val, y_val) = data["train"], data["val"]
-    device = torch.device(device) if device is not None else x.device
-    x, y, x_val, y_val = (t.to(device) for t in (x, y, x_val, y_val))
-    n, bs = len(x), hp["batch_size"]
-    if n == 0 or len(x_val) == 0:
-        raise ValueError("train and val splits must both be non-empty")
-    model.to(device)
-    masks = masks_to(masks, device) if masks else None  # moved once, not at every step
-    if masks:
-        apply_masks(model, masks)  # checks names, shapes and dtype; pruned weights start at zero
-    optimizer = torch.optim.SGD(model.parameters(), lr=hp["lr"], momentum=hp["momentum"],
-                                weight_decay=hp["weight_decay"], nesterov=hp["nesterov"])
-    order_gen, aug_gen = _generators(seed, device)
-
-    state_path = None if state_path is None else Path(state_path)
-    fingerprint = _fingerprint(hp, seed, model, n, len(x_val), masks, augment)
-    start, run = 1, _Run(hp["epochs"])
-    saved = _load_state(state_path, fingerprint)
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        order_gen.set_state(saved["order_rng"])
-        aug_gen.set_state(saved["augment_rng"])
-        torch.set_rng_state(saved["torch_rng"])
-        if device.type == "cuda" and saved.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(saved["cuda_rng"], device)
-        start = saved["epoch"] + 1
-        run.restore(saved)
-
-    for epoch in range(start, hp["epochs"] + 1):
-        t0 = time.perf_counter()
-        lr = lr_at(epoch, hp)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.train()
-        total = torch.zeros((), dtype=torch.float64, device=device)
-        perm = torch.randperm(n, generator=order_gen).to(device)
-        for i in range(0, n, bs):  # the last partial batch is kept
-            idx = perm[i:i + bs]
-            xb, yb = x[idx], y[idx]
-            if augment is not None:
-                xb = augment(xb, aug_gen)
-            loss = F.cross_entropy(model(xb), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if masks:
-                mask_gradients(model, masks)  # pruned momentum buffers stay exactly zero
-            optimizer.step()
-            if masks:
-                enforce_masks(model, masks)
-            total += loss.detach().double() * len(idx)
-        val_loss, val_acc = _validate(model, x_val, y_val, hp["eval_batch_size"])
-        train_loss, val_loss, val_acc = torch.stack([total / n, val_loss, val_acc]).tolist()  # one sync
-        row = run.end_epoch(epoch, lr, t0, train_loss, val_loss, val_acc, model.state_dict)
-        if state_path is not None:
-            save_torch({
-                "fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), **run.checkpoint(),
-                "order_rng": order_gen.get_state(), "augment_rng": aug_gen.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            }, state_path)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, row)
-
-    if state_path is not None:
-        state_path.unlink(missing_ok=True)
-    return run.result()
+    (result,) = fit([model], data, hparams, seeds=[seed], engine=SingleModel, augment=augment,
+                    masks=None if masks is None else [masks], state_path=state_path, device=device)
+    return result
