@@ -8,21 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snakemake.utils import validate
-
-from recall_distortion.config import ConfigError, check_study, experiments, schema_errors, seed_groups, with_dataset_entries
+from recall_distortion.config import ConfigError, experiments, seed_groups
+from tests.configs import SCHEMA, check_config
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
-
-def check_config(config, schema=SCHEMA):
-    """What workflow/rules/common.smk does with a config before any job runs."""
-    with_dataset_entries(config)
-    if errors := schema_errors(config, schema):
-        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
-    validate(config, str(schema), set_default=True)
-    check_study(config)
 
 
 @pytest.fixture

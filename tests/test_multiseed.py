@@ -12,7 +12,8 @@ from recall_distortion.data import augment_batch
 from recall_distortion.models import build_model
 from recall_distortion.multiseed import train_many
 from recall_distortion.training import TrainingDiverged, init_seed, train
-from tests.test_training import HP, Tiny, assert_bitwise_equal, complete, logs_without_time, noise_augment, tiny_data
+from tests.configs import complete_hparams
+from tests.test_training import HP, Tiny, assert_bitwise_equal, logs_without_time, noise_augment, tiny_data
 
 SEEDS = [0, 1, 2]
 
@@ -91,7 +92,7 @@ def test_resnet_batchnorm_statistics_and_augmentation_per_seed():
     # on random images with 8-image BatchNorm batches, float32 rounding differences between batched and
     # single kernels grow over a few steps, which would hide a real mistake; float64 shows the two
     # computations are the same (agreement to 1e-9, while e.g. a wrong data order is off by O(1)).
-    hp = complete({"epochs": 2, "batch_size": 8, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "nesterov": True,
+    hp = complete_hparams({"epochs": 2, "batch_size": 8, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "nesterov": True,
                    "schedule": {"name": "multistep", "milestones": [1], "gamma": 0.1}})
     seeds = [0, 1]  # two show per-seed statistics; float64 convolutions are slow on a CPU
 

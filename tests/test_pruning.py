@@ -22,7 +22,7 @@ from recall_distortion.pruning import (
     weights_to_remove,
 )
 from recall_distortion.training import train
-from tests.test_training import complete
+from tests.configs import complete_hparams
 
 RATIOS = [2, 4, 10, 20, 50]  # section 6.1
 
@@ -284,7 +284,7 @@ def test_masks_hold_through_sgd_with_momentum_and_weight_decay():
     g = torch.Generator().manual_seed(1)
     data = {split: (torch.randn(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g))
             for split in ("train", "val")}
-    hp = complete({"epochs": 2, "batch_size": 8, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4})
+    hp = complete_hparams({"epochs": 2, "batch_size": 8, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4})
     train(model, data, hp, seed=0, masks=masks)
     params = dict(model.named_parameters())
     for name, m in masks.items():

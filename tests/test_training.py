@@ -16,28 +16,18 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-import yaml
 from torch import nn
 
 import recall_distortion.training as training
 from recall_distortion.atomic import save_torch
-from recall_distortion.config import check_config
 from recall_distortion.training import LOG_COLUMNS, TrainingDiverged, TrainResult, init_seed, lr_at, train
+from tests.configs import complete_hparams
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO = TESTS_DIR.parent
 
 
-def complete(hparams: dict) -> dict:
-    """`hparams` with the config schema's defaults filled in, as Snakemake hands them to a job
-    (`train` takes complete hyper-parameters; the schema is their only source of defaults)."""
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config["models"] = {"lenet5": {"train": dict(hparams), "finetune": dict(hparams)}}
-    check_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
-    return config["models"]["lenet5"]["train"]
-
-
-HP = complete({"epochs": 8, "batch_size": 32, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4,
+HP = complete_hparams({"epochs": 8, "batch_size": 32, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4,
                "schedule": {"name": "multistep", "milestones": [3, 6], "gamma": 0.5}})
 
 
@@ -335,7 +325,7 @@ def test_missing_hparam_is_named():
 def test_schema_fills_every_default_train_needs():
     """The config schema is the one source of defaults: a config's minimal training block comes out
     with every key `train` requires, and bad values are rejected there, naming the key."""
-    hp = complete({"epochs": 3, "batch_size": 16, "lr": 0.1})
+    hp = complete_hparams({"epochs": 3, "batch_size": 16, "lr": 0.1})
     assert set(hp) == set(training.HPARAM_KEYS)
     assert hp["nesterov"] is False and hp["eval_batch_size"] == 1024 and hp["schedule"] == {"name": "constant"}
     assert hp["momentum"] == 0.9 and hp["weight_decay"] == 0.0
@@ -345,7 +335,7 @@ def test_schema_fills_every_default_train_needs():
                      ({"schedule": {"name": "constant", "gamma": 0.1}}, "gamma"),
                      ({"schedule": {"name": "linear"}}, "schedule")]:
         with pytest.raises(ValueError, match=key):
-            complete({"epochs": 3, "batch_size": 16, "lr": 0.1, **bad})
+            complete_hparams({"epochs": 3, "batch_size": 16, "lr": 0.1, **bad})
 
 
 def test_eval_batch_size_changes_memory_not_results():

@@ -13,7 +13,7 @@ from recall_distortion.stages.fitting import MODES, check_mode
 from recall_distortion.stages.prune import prune
 from recall_distortion.stages.train import train_dense
 from tests.test_multiseed import assert_states_close
-from tests.test_training import complete
+from tests.configs import complete_hparams
 
 
 def test_unknown_mode_is_named():
@@ -26,7 +26,7 @@ def test_stages_write_the_same_checkpoints_and_logs_in_both_modes(tmp_path):
     # write the same seeds, ratios, best epochs and weights (to float rounding) and logs in the same order.
     data = tmp_path / "digits.npz"
     prepare_data(data, dataset="digits", val_fraction=0.1, split_seed=0)
-    hp = complete({"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
+    hp = complete_hparams({"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
                    "schedule": {"name": "constant"}})
     common = {"dataset": "digits", "model": "lenet5", "input_size": 16, "hparams": hp, "code": "test"}
     for mode in MODES:

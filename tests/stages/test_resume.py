@@ -13,9 +13,9 @@ import torch
 
 from recall_distortion.stages.data import prepare_data
 from recall_distortion.stages.train import train_dense
-from tests.test_training import complete
+from tests.configs import complete_hparams
 
-HPARAMS = complete({"epochs": 25, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
+HPARAMS = complete_hparams({"epochs": 25, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
                     "schedule": {"name": "constant"}})
 JOB = dict(dataset="digits", model="lenet5", seeds=[0, 1], input_size=32, hparams=HPARAMS, code="test")
 
