@@ -8,7 +8,8 @@ import torch
 
 from recall_distortion.iterative import dense_masks, level_ratio, next_level_masks, pruned_count, rewind
 from recall_distortion.models import build_model
-from recall_distortion.pruning import apply_masks, count_parameters, prunable_parameters
+from recall_distortion.masks import apply_masks
+from recall_distortion.pruning import count_parameters, prunable_parameters
 
 # Table 12's "Pruning ratio" column, levels 0..20 (Appendix H).
 TABLE_12_RATIOS = [1.00, 1.25, 1.56, 1.95, 2.44, 3.05, 3.81, 4.77, 5.96, 7.45, 9.31, 11.64, 14.55, 18.19,

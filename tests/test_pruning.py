@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from recall_distortion.masks import apply_masks
 from recall_distortion.models import build_model
 from recall_distortion.pruning import (
     METHODS,
-    apply_masks,
     compute_scores,
     count_parameters,
     feasible_ratio_limit,

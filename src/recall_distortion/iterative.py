@@ -36,7 +36,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from recall_distortion.pruning import Masks, apply_masks, check_ratio, compute_scores, prunable_parameters
+from recall_distortion.masks import Masks, apply_masks
+from recall_distortion.pruning import check_ratio, compute_scores, prunable_parameters
 
 
 def level_ratio(level: int, rate: float = 0.2) -> float:

@@ -11,7 +11,7 @@ The result is that of K separate `training.train` calls, to float rounding (see 
 tests/test_multiseed.py checks weights, BatchNorm statistics, logs and best epochs):
 - each seed draws its data order and augmentation from the generators `train` would use for it, and
   every seed's batch is augmented on its own, with its own generator;
-- the stacked parameters are leaf tensors of ONE `torch.optim.SGD`: momentum, weight decay and
+- the stacked parameters are leaf tensors of ONE SGD update (`torch.optim.sgd.sgd`): momentum, weight decay and
   Nesterov act element-wise, so one optimiser over the stack is K optimisers;
 - each seed's loss is a mean over its own batch, and the summed loss has per-seed gradients;
 - masks are stacked per seed, so zeroing the pruned gradients before and the pruned weights after

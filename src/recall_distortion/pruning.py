@@ -44,7 +44,7 @@ paper's equations:
 - validation during fine-tuning used the test split (ours uses a held-out validation split).
 
 Masks are computed once from the dense model, for all ratios at once (``prune_masks``), applied with
-``apply_masks`` and held through fine-tuning by ``training.fit``, which zeroes the pruned gradients
+``masks.apply_masks`` and held through fine-tuning by ``training.fit``, which zeroes the pruned gradients
 before and the pruned weights after every optimiser step, so momentum and weight decay keep pruned
 weights at exactly 0.
 """
@@ -60,7 +60,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-Masks = dict[str, torch.Tensor]
+from recall_distortion.masks import Masks
+
 ScoreFn = Callable[..., torch.Tensor]
 
 
@@ -322,50 +323,14 @@ def prune_masks(
     return out
 
 
-def _check_masks(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> dict[str, nn.Parameter]:
-    params = dict(model.named_parameters())
-    for name, m in masks.items():
-        if name not in params:
-            raise KeyError(f"mask for unknown parameter {name!r}")
-        if m.shape != params[name].shape or m.dtype != torch.bool:
-            raise ValueError(f"mask for {name} must be bool of shape {tuple(params[name].shape)}")
-    return params
-
-
-@torch.no_grad()
-def enforce_masks(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
-    """Set pruned weights to exactly 0 in place (call after every optimiser step)."""
-    params = dict(model.named_parameters())
-    for name, m in masks.items():
-        p = params[name]
-        if m.device != p.device:
-            m = m.to(p.device)
-        p.masked_fill_(~m, 0.0)
-
-
-def apply_masks(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
-    """Zero the pruned weights of ``model`` in place (masks: one ratio's {name: bool mask})."""
-    _check_masks(model, masks)
-    enforce_masks(model, masks)
-
-
-def masks_to(masks: Mapping[str, torch.Tensor], device) -> Masks:
-    """The same masks on ``device`` (move once before fine-tuning, not at every step)."""
-    return {name: m.to(device) for name, m in masks.items()}
-
-
 __all__ = [
     "METHODS",
-    "Masks",
     "PruningMethod",
-    "apply_masks",
     "check_ratio",
     "compute_scores",
     "count_parameters",
-    "enforce_masks",
     "feasible_ratio_limit",
     "loss_gradient",
-    "masks_to",
     "max_ratio",
     "prunable_parameters",
     "prune_masks",

@@ -37,10 +37,11 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch.optim.sgd import sgd
 from torch import nn
 
 from .atomic import save_torch
-from .pruning import apply_masks, masks_to
+from .masks import apply_masks, masks_to
 
 log = logging.getLogger(__name__)
 
@@ -317,8 +318,8 @@ def fit(
     fingerprint = hashlib.sha256((type(held).__qualname__ + "".join(
         _fingerprint(hp, seed, model, n, len(x_val), m, augment)
         for seed, model, m in zip(seeds, models, masks or [None] * k))).encode()).hexdigest()
-    optimizer = torch.optim.SGD(held.params.values(), lr=hp["lr"], momentum=hp["momentum"],
-                                weight_decay=hp["weight_decay"], nesterov=hp["nesterov"])
+    params = list(held.params.values())
+    momentum: list[torch.Tensor | None] = [None] * len(params)  # SGD's buffers, made by the first step
     order_gens, aug_gens = zip(*(_generators(seed, device) for seed in seeds))
     runs = [_Run(hp["epochs"], name=f"seed {seed}: " if k > 1 else "") for seed in seeds]
 
@@ -327,7 +328,7 @@ def fit(
     saved = _load_state(state_path, fingerprint)
     if saved is not None:
         held.load_state_dict(saved["weights"])
-        optimizer.load_state_dict(saved["optimizer"])
+        momentum = [None if buf is None else buf.to(p.device) for buf, p in zip(saved["momentum"], params)]
         for gen, rng in zip(order_gens + aug_gens, saved["order_rng"] + saved["augment_rng"]):
             gen.set_state(rng)
         for run, run_state in zip(runs, saved["runs"]):
@@ -340,8 +341,6 @@ def fit(
     for epoch in range(start, hp["epochs"] + 1):
         t0 = time.perf_counter()
         lr = lr_at(epoch, hp)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
         held.train_mode(True)
         total = torch.zeros(k, dtype=torch.float64, device=device)
         perms = [torch.randperm(n, generator=gen).to(device) for gen in order_gens]
@@ -350,12 +349,13 @@ def fit(
             if augment is not None:  # each seed's batch with its own generator
                 batches = [(augment(xb, gen), yb) for (xb, yb), gen in zip(batches, aug_gens)]
             losses = held.losses(batches)
-            optimizer.zero_grad(set_to_none=True)
+            for p in params:
+                p.grad = None
             losses.sum().backward()  # seeds share no parameter: each gets its own seed's gradient
             for name, cut in pruned.items():
                 if held.params[name].grad is not None:
                     held.params[name].grad.masked_fill_(cut, 0.0)  # pruned momentum buffers stay exactly zero
-            optimizer.step()
+            _sgd_step(params, momentum, lr, hp)
             with torch.no_grad():
                 for name, cut in pruned.items():
                     held.params[name].masked_fill_(cut, 0.0)
@@ -367,7 +367,7 @@ def fit(
         if state_path is not None:
             save_torch({
                 "fingerprint": fingerprint, "epoch": epoch, "weights": held.state_dict(),
-                "optimizer": optimizer.state_dict(), "runs": [run.checkpoint() for run in runs],
+                "momentum": momentum, "runs": [run.checkpoint() for run in runs],
                 "order_rng": [gen.get_state() for gen in order_gens],
                 "augment_rng": [gen.get_state() for gen in aug_gens],
                 "torch_rng": torch.get_rng_state(),
@@ -378,6 +378,22 @@ def fit(
     if state_path is not None:
         state_path.unlink(missing_ok=True)
     return [run.result() for run in runs]
+
+
+@torch.no_grad()
+def _sgd_step(params: list[torch.Tensor], momentum: list, lr: float, hp: Mapping) -> None:
+    """One step of ``torch.optim.SGD``: the very update function its ``step`` calls
+    (``torch.optim.sgd.sgd``: weight decay, momentum, Nesterov, the same foreach choice), on the
+    parameters that have a gradient, as ``step`` does. Called without the ``Optimizer`` wrapper, whose
+    first step imports ``torch._dynamo``: 0.9-1.9 s of start-up in every job (benchmarks/run.py),
+    and a study runs dozens of jobs. ``momentum`` holds one buffer per parameter (None until made).
+    """
+    live = [i for i, p in enumerate(params) if p.grad is not None]
+    buffers = [momentum[i] for i in live]
+    sgd([params[i] for i in live], [params[i].grad for i in live], buffers, weight_decay=hp["weight_decay"],
+        momentum=hp["momentum"], lr=lr, dampening=0.0, nesterov=hp["nesterov"], maximize=False)
+    for i, buf in zip(live, buffers):
+        momentum[i] = buf
 
 
 @torch.no_grad()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from recall_distortion.atomic import save_torch
 from recall_distortion.data import DATASETS, augment_batch
 from recall_distortion.device import claim_device
-from recall_distortion.pruning import apply_masks
+from recall_distortion.masks import apply_masks
 from recall_distortion.stages.files import load_checkpoint, load_splits_as_tensors, new_model, write_epoch_log
 from recall_distortion.stages.fitting import fit_seeds
 from recall_distortion.stages.resume import ResumeDir
