@@ -307,6 +307,7 @@ def test_digits_splits_partition_stratified_and_seeded(digits_all):
     c = ds.load_splits("digits", split_seed=1)
     sizes = [len(a[k][0]) for k in ("train", "val", "test")]
     assert sizes == [1293, 144, 360] and sum(sizes) == 1797
+    assert sizes[0] + sizes[1] == DATASETS["digits"].train_size  # the registry's count, before the hold-out
     assert a["train"][0].shape[1:] == (1, 8, 8) and a["train"][0].dtype == np.uint8
 
     # Partition: the three splits together are the 1,797 images (as a multiset), each with its label.
@@ -447,6 +448,7 @@ def test_real_fashion_mnist():
     splits = ds.load_splits("fashion_mnist")
     (xtr, ytr), (xva, yva), (xte, yte) = splits["train"], splits["val"], splits["test"]
     assert len(xtr) + len(xva) == 60000 and len(xva) == 6000 and len(xte) == 10000
+    assert DATASETS["fashion_mnist"].train_size == DATASETS["mnist"].train_size == 60000  # both 60k (LeCun, Xiao)
     assert xtr.shape[1:] == xte.shape[1:] == (1, 28, 28)
     np.testing.assert_array_equal(np.bincount(yte, minlength=10), np.full(10, 1000))
     np.testing.assert_array_equal(np.bincount(yva, minlength=10), np.full(10, 600))

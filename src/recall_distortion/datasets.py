@@ -147,7 +147,9 @@ class DatasetSpec:
     ``files`` are the file names expected in the data directory (IDX files may also be ``.gz``);
     ``subdir`` is the folder the canonical archive unpacks to (CIFAR), accepted either as the data
     directory itself or inside it. ``checksums`` pairs file names (``.gz`` or decompressed) with known
-    MD5s. ``reader(directory, spec)`` returns ``(x_train, y_train, x_test, y_test)``.
+    MD5s. ``train_size`` is the number of images of the official training split, before the validation
+    hold-out (what a cost projection scales by, benchmarks/projection.py). ``reader(directory, spec)``
+    returns ``(x_train, y_train, x_test, y_test)``.
     """
 
     name: str
@@ -164,6 +166,7 @@ class DatasetSpec:
     sources: tuple[Source, ...] = ()
     checksums: tuple[tuple[str, str], ...] = ()
     how_to_get: str = ""
+    train_size: int | None = None
 
 
 DATASETS: dict[str, DatasetSpec] = {}
@@ -199,6 +202,7 @@ _CIFAR_URL = "https://www.cs.toronto.edu/~kriz/"
 # x.mean(), x.std().  The training part only, as MNIST's 0.1307/0.3081 are training-set statistics.
 @register_dataset(
     name="digits",
+    train_size=1_437,
     num_classes=10,
     channels=1,
     image_size=8,
@@ -290,6 +294,7 @@ def _idx_checksums(gz_md5: dict[str, str], raw_md5: dict[str, str]) -> tuple[tup
 
 @register_dataset(
     name="mnist",
+    train_size=60_000,
     num_classes=10,
     channels=1,
     image_size=28,
@@ -308,6 +313,7 @@ def _read_mnist(directory: Path, spec: DatasetSpec) -> Raw:
 
 @register_dataset(
     name="fashion_mnist",
+    train_size=60_000,
     num_classes=10,
     channels=1,
     image_size=28,
@@ -338,6 +344,7 @@ _CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 
 @register_dataset(
     name="cifar10",
+    train_size=50_000,
     num_classes=10,
     channels=3,
     image_size=32,
@@ -366,6 +373,7 @@ def _read_cifar10(directory: Path, spec: DatasetSpec) -> Raw:
 
 @register_dataset(
     name="cifar100",
+    train_size=50_000,
     num_classes=100,
     channels=3,
     image_size=32,
