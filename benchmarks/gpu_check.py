@@ -424,7 +424,7 @@ def run_worker(job: dict, timeout: float, scratch: Path) -> tuple[list[dict], bo
     reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     if code != 0 and not timed_out and not reports:
         tail = (scratch / f"{job['model']}.stderr").read_text().strip().splitlines()[-1:]
-        reports = [{"variant": {"path": "worker", "seeds": 0}, "status": f"worker failed: {' '.join(tail)[:200]}"}]
+        reports = [{"variant": None, "status": f"worker failed: {' '.join(tail)[:200]}"}]
     return reports, timed_out
 
 
@@ -445,7 +445,8 @@ def throughput(config: dict, models: tuple[str, ...], args, deadline: float, scr
         reports, timed_out = run_worker(job, box, scratch)
         single = None
         for r in reports:
-            v, label = r["variant"], f"{model}: {variant_label(r['variant'])}"
+            v = r["variant"]
+            label = f"{model}: {variant_label(v) if v else 'throughput'}"
             if r["status"] != "ok":
                 rows.append(Row(label, "not measured", r["status"]))
                 continue
@@ -524,7 +525,7 @@ def main(argv=None) -> int:
         rows += check_device_claim(scratch)
         rows += (check_vmap_and_determinism(config, torch.device("cuda")) if cuda else
                  [Row("vmap = sequential on CUDA", SKIP, "no CUDA"), Row("determinism on CUDA", SKIP, "no CUDA")])
-        rows += check_tiny_study(scratch, timeout=min(150.0, deadline - time.time() - 100))
+        rows += check_tiny_study(scratch, timeout=min(120.0, deadline - time.time() - 120))
         models = GPU_MODELS if cuda else CPU_MODELS
         measured, rates = throughput(config, models, args, deadline, scratch, cuda)
         rows += measured
