@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +143,25 @@ def test_cpu_path_end_to_end(tmp_path):
     assert hours == pytest.approx(6_300 / rate / 3600, rel=0.01, abs=0.05)
     assert "resnet56" in out and "not measured: left out" in out
     assert re.search(r"\| best setting \| multi_seed: (sequential|vmap, seeds_per_job: \d+) \|", out)
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie (dead, waiting to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_time_box_kills_the_whole_process_group():
+    # a child that starts a grandchild (as snakemake starts jobs, a worker its compile processes)
+    from benchmarks.gpu_check import run_boxed
+
+    start = time.monotonic()
+    code, out, timed_out = run_boxed(["sh", "-c", "sleep 60 & echo $!; wait"], timeout=1.0)
+    assert timed_out and code == -signal.SIGKILL and time.monotonic() - start < 10
+    grandchild, deadline = int(out.split()[0]), time.monotonic() + 5
+    while running(grandchild) and time.monotonic() < deadline:  # SIGKILL is delivered asynchronously
+        time.sleep(0.05)
+    assert not running(grandchild)
+    assert run_boxed(["sh", "-c", "echo done"], timeout=10) == (0, "done\n", False)
