@@ -8,8 +8,9 @@ Exercises every CUDA path of the pipeline in at most `--budget` seconds and prin
   more GPUs), and a process started with CUDA_VISIBLE_DEVICES=i gets cuda:0 = GPU i;
 - tiny study: tests/workflow/tiny.yaml through the real `snakemake` command, every GPU job on CUDA;
 - vmap = sequential: `multiseed.train_many` against `training.train` per seed (ResNet-20 with BatchNorm,
-  augmentation and pruning masks), with fp32 convolutions and with the default TF32 ones;
-- determinism: two identical runs of each, bitwise equal or their largest difference;
+  augmentation and pruning masks) in float64 (tolerance 1e-9), and in fp32 with and without TF32
+  convolutions (VMAP_CASES), pruned weights staying zero;
+- determinism: two identical runs of each, as jobs run, bitwise equal or their largest difference;
 - throughput: seed-epochs/s of LeNet5, ResNet-20 and ResNet-56 on random data shaped like the study's
   (on the device, a 9:1 train:validation split as the 10% hold-out), one seed per process (`train`,
   also with the model in channels_last) against K seeds per process (`train_many`, also with bf16 and
@@ -458,8 +459,8 @@ def throughput(config: dict, models: tuple[str, ...], args, deadline: float, scr
                 rates.setdefault((v["path"], v["seeds"]), {})[model] = per_image
             versus = f"{rate / single:.2f}x one seed per process; " if single else ""
             rows.append(Row(label, f"{rate:.3g} seed-epochs/s",
-                            f"{versus}{r['steps']} steps timed in {r['seconds']:.1f} s; epochs of "
-                            f"{where['images']:,} {where['dataset']} images"))
+                            f"{versus}{r['steps']} steps timed in {r['seconds']:.1f} s; per epoch of "
+                            f"{where['images']:,} {where['dataset']} images at {where['shape'][2]} px"))
         missing = len(job["variants"]) - len(reports)
         if timed_out and missing:
             rows.append(Row(f"{model}: {missing} more variant(s)", "not measured",
@@ -526,6 +527,8 @@ def main(argv=None) -> int:
         rows += check_device_claim(scratch)
         rows += (check_vmap_and_determinism(config, torch.device("cuda")) if cuda else
                  [Row("vmap = sequential on CUDA", SKIP, "no CUDA"), Row("determinism on CUDA", SKIP, "no CUDA")])
+        if cuda:
+            torch.cuda.empty_cache()  # the GPU to the jobs and workers that follow
         rows += check_tiny_study(scratch, timeout=min(120.0, deadline - time.time() - 120))
         models = GPU_MODELS if cuda else CPU_MODELS
         measured, rates = throughput(config, models, args, deadline, scratch, cuda)
