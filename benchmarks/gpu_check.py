@@ -489,7 +489,9 @@ def projection_rows(config: dict, rates: dict, unit: str) -> list[Row]:
     sequential = next((p for p in projections if p.setting.multi_seed == SEQUENTIAL), None)
     gain = (f" ({sequential.hours / choice.hours:.2f}x less than sequential)"
             if sequential and choice is not sequential and choice.hours else "")
+    covered = [w for w in plan if w.model not in choice.missing]
     rows.append(Row("best setting", str(choice.setting), f"{choice.hours:,.1f} {unit} for "
+                    f"{sum(w.seeds * (1 + w.finetune_runs) for w in covered):,} of the "
                     f"{sum(w.seeds * (1 + w.finetune_runs) for w in plan):,} trainings{gain}; fp32, as a job runs"))
     return rows
 

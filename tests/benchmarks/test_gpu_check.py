@@ -142,7 +142,8 @@ def test_cpu_path_end_to_end(tmp_path):
                   .group(1).replace(",", ""))
     assert hours == pytest.approx(6_300 / rate / 3600, rel=0.01, abs=0.05)
     assert "resnet56" in out and "not measured: left out" in out
-    assert re.search(r"\| best setting \| multi_seed: (sequential|vmap, seeds_per_job: \d+) \|", out)
+    assert re.search(r"\| best setting \| multi_seed: (sequential|vmap, seeds_per_job: \d+) \| [\d,.]+ CPU core-hours "
+                     r"for 360 of the 2,550 trainings", out)  # LeNet5: 2 datasets x 30 seeds x (1 + 5 ratios)
 
 
 def running(pid: int) -> bool:
