@@ -6,7 +6,7 @@ CONFIG ?= config/config.yaml
 STUDY  ?= default
 CORES  ?= all
 
-.PHONY: run test install lint dry-run benchmark clean
+.PHONY: run test install lint dry-run benchmark gpu-check clean
 
 run: $(VENV)/.installed
 	$(BIN)/snakemake --configfile $(CONFIG) --cores $(CORES) --rerun-incomplete
@@ -34,6 +34,10 @@ dry-run: $(VENV)/.installed
 
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py
+
+# Run it first on a new GPU box: every CUDA path, throughput and the paper grid's projected cost (<= 5 min).
+gpu-check: $(VENV)/.installed
+	$(BIN)/python benchmarks/gpu_check.py
 
 clean:
 	rm -rf results/$(STUDY) .snakemake

@@ -81,6 +81,7 @@ def test_real_fashion_mnist():
     splits = load_splits("fashion_mnist")
     (xtr, ytr), (xva, yva), (xte, yte) = splits["train"], splits["val"], splits["test"]
     assert len(xtr) + len(xva) == 60000 and len(xva) == 6000 and len(xte) == 10000
+    assert DATASETS["fashion_mnist"].train_size == DATASETS["mnist"].train_size == 60000  # both 60k (LeCun, Xiao)
     assert xtr.shape[1:] == xte.shape[1:] == (1, 28, 28)
     np.testing.assert_array_equal(np.bincount(yte, minlength=10), np.full(10, 1000))
     np.testing.assert_array_equal(np.bincount(yva, minlength=10), np.full(10, 600))

@@ -12,6 +12,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from recall_distortion.data import DATASETS
 from recall_distortion.data.splits import load_splits
 from tests.data.tiny_files import IDX_FILES, make_cifar10_dir, make_idx_dir, row_counter
 
@@ -52,6 +53,7 @@ def test_digits_splits_partition_stratified_and_seeded(digits_all):
     c = load_splits("digits", split_seed=1)
     sizes = [len(a[k][0]) for k in ("train", "val", "test")]
     assert sizes == [1293, 144, 360] and sum(sizes) == 1797
+    assert sizes[0] + sizes[1] == DATASETS["digits"].train_size  # the registry's count, before the hold-out
     assert a["train"][0].shape[1:] == (1, 8, 8) and a["train"][0].dtype == np.uint8
 
     # Partition: the three splits together are the 1,797 images (as a multiset), each with its label.

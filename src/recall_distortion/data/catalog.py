@@ -61,6 +61,7 @@ _CIFAR_URL = "https://www.cs.toronto.edu/~kriz/"
 # x.mean(), x.std().  The training part only, as MNIST's 0.1307/0.3081 are training-set statistics.
 @register_dataset(
     name="digits",
+    train_size=1_437,
     num_classes=10,
     channels=1,
     image_size=8,
@@ -152,6 +153,7 @@ def _idx_checksums(gz_md5: dict[str, str], raw_md5: dict[str, str]) -> tuple[tup
 
 @register_dataset(
     name="mnist",
+    train_size=60_000,
     num_classes=10,
     channels=1,
     image_size=28,
@@ -170,6 +172,7 @@ def _read_mnist(directory: Path, spec: DatasetSpec) -> Raw:
 
 @register_dataset(
     name="fashion_mnist",
+    train_size=60_000,
     num_classes=10,
     channels=1,
     image_size=28,
@@ -200,6 +203,7 @@ _CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 
 @register_dataset(
     name="cifar10",
+    train_size=50_000,
     num_classes=10,
     channels=3,
     image_size=32,
@@ -228,6 +232,7 @@ def _read_cifar10(directory: Path, spec: DatasetSpec) -> Raw:
 
 @register_dataset(
     name="cifar100",
+    train_size=50_000,
     num_classes=100,
     channels=3,
     image_size=32,

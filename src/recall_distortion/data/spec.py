@@ -48,7 +48,9 @@ class DatasetSpec:
     ``files`` are the file names expected in the data directory (IDX files may also be ``.gz``);
     ``subdir`` is the folder the canonical archive unpacks to (CIFAR), accepted either as the data
     directory itself or inside it. ``checksums`` pairs file names (``.gz`` or decompressed) with known
-    MD5s. ``reader(directory, spec)`` returns ``(x_train, y_train, x_test, y_test)``.
+    MD5s. ``train_size`` is the number of images of the official training split, before the validation
+    hold-out (what a cost projection scales by, benchmarks/projection.py). ``reader(directory, spec)``
+    returns ``(x_train, y_train, x_test, y_test)``.
     """
 
     name: str
@@ -65,6 +67,7 @@ class DatasetSpec:
     sources: tuple[Source, ...] = ()
     checksums: tuple[tuple[str, str], ...] = ()
     how_to_get: str = ""
+    train_size: int | None = None
 
 
 DATASETS: dict[str, DatasetSpec] = {}
