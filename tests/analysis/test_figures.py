@@ -80,6 +80,8 @@ def test_scatter_panels_have_free_scales_and_the_collapsed_one_is_grey(data):
     # one model predicting class k (recall 1) and one other (0.2): accuracy 0.3, B̄_t of 1/0.3 - 1 and 0.2/0.3 - 1
     after = plot.data.loc[plot.data.panel == "t = 20\nMP †", "bbar_after"]
     np.testing.assert_allclose(sorted(set(np.round(after, 12))), [-1.0, 0.2 / 0.3 - 1, 1 / 0.3 - 1])
+    clean = figures.scatter_matrix(recall, alpha, FAMILIES[1], "up", number=8, max_collapsed_share=0.0)
+    assert not any(type(layer.geom).__name__ == "geom_rect" for layer in clean.layers)  # no grey panel
 
 
 def test_boxplot_ratio_labels_carry_the_ci_mark_and_the_collapse(data):

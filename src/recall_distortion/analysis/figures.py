@@ -167,7 +167,10 @@ def _off_range(ci: pd.DataFrame, window: tuple[float, float]):
     return layers
 
 
-def _clip_caption(n_outside: int, noun: str, window: tuple[float, float]) -> str:
+def _clip_caption(n_outside: int, noun: str, window: tuple[float, float], any_collapsed: bool) -> str:
+    """What the title says about the y range: nothing when no cell collapsed and nothing lies beyond it."""
+    if not any_collapsed and n_outside == 0:
+        return ""
     nouns = noun if n_outside == 1 else f"{noun}s"
     return (
         f"; y axis [{window[0]:.2f}, {window[1]:.2f}] holds the cells that did not collapse ({n_outside} {nouns} "
@@ -196,7 +199,7 @@ def boxplot(alpha: pd.DataFrame, family: dict, method: str | None = None, number
     outside = ((data["alpha"] < window[0]) | (data["alpha"] > window[1])).to_numpy()
     notes = _outside_text(data, outside, "α", window)
     what = f"Boxplots of α(m) across m at each t {_what(family, method)}; label marks: 99% CI of E[α] below (<), "
-    what += "above (>) or overlapping (?) 1" + _clip_caption(int(outside.sum()), "α value", window)
+    what += "above (>) or overlapping (?) 1" + _clip_caption(int(outside.sum()), "α value", window, ci["collapsed"].any())
     return (
         ggplot(data, aes("xlab", "alpha"))
         + geom_blank(data=ci, mapping=aes("xlab", "mean"))  # every ratio label, even without α
@@ -233,7 +236,7 @@ def ci_plot(alpha: pd.DataFrame, family: dict, method: str | None = None, number
     outside = ((ci["ci_low"] < window[0]) | (ci["ci_high"] > window[1])).to_numpy()
     notes = _outside_text(ci, outside, "CIs", window)
     what = f"99% confidence intervals for E[α_t] at each t {_what(family, method)}"
-    what += _clip_caption(int(outside.sum()), "CI", window)
+    what += _clip_caption(int(outside.sum()), "CI", window, ci["collapsed"].any())
     return (
         ggplot(ci, aes("xlab", "mean", colour="CI vs 1"))
         + geom_hline(yintercept=stats.REFERENCE, linetype="dashed", colour="grey")
@@ -336,16 +339,21 @@ def scatter_matrix(recall: pd.DataFrame, alpha: pd.DataFrame, family: dict, meth
     for frame in (points, fits):
         frame["panel"] = frame["panel"].cat.rename_categories(strips)
     grey = fits.loc[fits["collapsed"], ["panel"]]
+    # a layer whose aesthetics are all constants draws one rectangle even without rows: none then
+    shade = [] if grey.empty else [
+        geom_rect(data=grey, mapping=aes(xmin=-np.inf, xmax=np.inf, ymin=-np.inf, ymax=np.inf), fill=COLLAPSED_FILL,
+                  inherit_aes=False)
+    ]
     points = points.merge(fits[["panel", "collapsed"]], on="panel", how="left")
     points["cell"] = np.where(points["collapsed"].fillna(False).astype(bool), COLLAPSED, "")
     fitted = fits[np.isfinite(fits["alpha_hat"])]
     what = r"$\bar{B}^c(m)$ before (x) vs $\bar{B}^c_t(m)$ after pruning (y), rows t, "
-    what += f"{_what(family, method)}; one point per class c and model m; every panel has its own scales; "
-    what += "grey: collapsed cell (models collapsed / models)"
+    what += f"{_what(family, method)}; one point per class c and model m; every panel has its own scales"
+    if flagged:
+        what += f"; grey {COLLAPSED_MARK}: collapsed cell (models collapsed / models)"
     return (
         ggplot(points, aes("bbar_before", "bbar_after"))
-        + geom_rect(data=grey, mapping=aes(xmin=-np.inf, xmax=np.inf, ymin=-np.inf, ymax=np.inf),
-                    fill=COLLAPSED_FILL, inherit_aes=False)
+        + shade
         + geom_point(aes(colour="cell"), size=0.8, alpha=0.5, show_legend=False)
         + geom_abline(data=fitted, mapping=aes(slope="alpha_hat", intercept="intercept"), colour="#c0392b")
         + geom_text(data=fits, mapping=aes("x", "y", label="text"), ha="left", va="top", size=6)
