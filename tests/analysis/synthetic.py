@@ -5,6 +5,10 @@ Planted (section 9's conclusions, so that the analysis must recover them):
 (de-intensification) and f(t) > 1 growing for t >= 10 (intensification growing with t); smaller
 models and more complex datasets have larger k (more intensification at high t); UP has a lower α
 than MP (δ = -0.06) and a smaller accuracy drop; RP has α ≈ 0.5 at every ratio.
+
+Collapse (recall_distortion.collapse): no planted model collapses; :func:`collapse_cell` makes models
+of one cell collapse (accuracy near chance, α anywhere in -10...+5, as in the issue-14 study), and
+:func:`make_recall` can make a cell's models predict one class.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recall_distortion.collapse import MIN_RETAINED, accuracy_retained
+
 F = {2: 0.80, 4: 0.85, 6: 0.90, 8: 0.95, 10: 1.20, 20: 1.40, 50: 1.80}
 K_MODEL = {"resnet20": 1.6, "resnet32": 1.3, "resnet56": 1.0, "lenet5": 1.0}
 K_DATASET = {"mnist": 0.7, "cifar10": 1.0, "cifar100": 1.4}
 DELTA_METHOD = {"mp": 0.0, "gp": 0.03, "up": -0.06}
 ACC_DATASET = {"mnist": 0.99, "cifar10": 0.90, "cifar100": 0.67}
+CLASSES = {"mnist": 10, "cifar10": 10, "cifar100": 100}
 RATIOS = [2, 4, 10, 20, 50]
 
 FAMILIES = [
@@ -62,17 +69,44 @@ def make_alpha(families=FAMILIES, seeds: int = 30, noise: float = 0.02, rng_seed
                 rows.append(dict(dataset=d, model=m, method=p, ratio=float(r), seed=s, alpha=a[s], alpha_reason="",
                                  accuracy=acc_dense[s] - drop, accuracy_dense=acc_dense[s],
                                  recall_variance=var_dense[s] * a[s] ** 2, recall_variance_dense=var_dense[s]))
-    return pd.DataFrame(rows)
+    return _mark(pd.DataFrame(rows))
 
 
-def make_recall(families, seeds: int = 3, classes: int = 4, rng_seed: int = 0) -> pd.DataFrame:
-    """A recall table whose B̄_t^c = α B̄^c exactly (planted α), dense rows method='dense', ratio 1."""
+def _mark(alpha: pd.DataFrame) -> pd.DataFrame:
+    """The collapse columns the aggregate stage adds (recall_distortion.collapse.mark_collapsed)."""
+    classes = alpha["dataset"].map(CLASSES)
+    retained = accuracy_retained(alpha["accuracy"], alpha["accuracy_dense"], classes)
+    return alpha.assign(accuracy_retained=retained, collapsed=~(retained >= MIN_RETAINED))
+
+
+def collapse_cell(alpha: pd.DataFrame, cell: tuple, n: int, rng_seed: int = 1) -> pd.DataFrame:
+    """A copy of ``alpha`` where the first ``n`` seeds of ``cell`` (dataset, model, method, ratio) collapsed:
+    accuracy 1.5 / C (near chance: a CIFAR-10 model keeps 0.06 of its dense accuracy above chance), α uniform in
+    [-10, 5]."""
+    rng = np.random.default_rng(rng_seed)
+    dataset, model, method, ratio = cell
+    hit = (alpha.dataset == dataset) & (alpha.model == model) & (alpha.method == method) & (alpha.ratio == ratio)
+    hit &= alpha.seed.isin(sorted(alpha.loc[hit, "seed"])[:n])
+    out = alpha.copy()
+    out.loc[hit, "alpha"] = rng.uniform(-10, 5, int(hit.sum()))
+    out.loc[hit, "accuracy"] = 1.5 / CLASSES[dataset]
+    return _mark(out.drop(columns=["accuracy_retained", "collapsed"]))
+
+
+def make_recall(families, seeds: int = 3, classes: int = 4, rng_seed: int = 0, collapsed=()) -> pd.DataFrame:
+    """A recall table whose B̄_t^c = α B̄^c exactly (planted α), dense rows method='dense', ratio 1.
+
+    In the ``collapsed`` cells (dataset, model, method, ratio) every model predicts one class (recall 1,
+    a second class 0.2, the others 0: accuracy 1.2 / C, B̄_t far from α B̄).
+    """
     rng = np.random.default_rng(rng_seed)
     cells = {}
     for f in families:
         for e in f["experiments"]:
             for p in f["methods"]:
-                cells.setdefault((e["dataset"], e["model"]), {}).setdefault(p, set()).update(float(r) for r in f["ratios"])
+                cells.setdefault((e["dataset"], e["model"]), {}).setdefault(p, set()).update(
+                    float(r) for r in f["ratios"]
+                )
     rows = []
 
     def add(d, m, p, r, s, acc, bbar):
@@ -91,7 +125,12 @@ def make_recall(families, seeds: int = 3, classes: int = 4, rng_seed: int = 0) -
             for p, ratios in methods.items():
                 for r in sorted(ratios):
                     a = planted_alpha(d, m, p, r) + rng.normal(0, 0.01)
-                    add(d, m, p, r, s, acc - 0.01 * np.log2(r), a * bbar)
+                    if (d, m, p, r) in collapsed:
+                        fallback = np.zeros(classes)
+                        fallback[rng.choice(classes, 2, replace=False)] = (1.0, 0.2)
+                        add(d, m, p, r, s, fallback.mean(), fallback / fallback.mean() - 1)
+                    else:
+                        add(d, m, p, r, s, acc - 0.01 * np.log2(r), a * bbar)
     return pd.DataFrame(rows)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as sps
 
 from recall_distortion.analysis import hypotheses, layout
-from tests.analysis.synthetic import FAMILIES, cell_alpha, make_alpha
+from tests.analysis.synthetic import FAMILIES, cell_alpha, collapse_cell, make_alpha
 
 BY_NAME = {f["name"]: f for f in FAMILIES}
 
@@ -18,7 +19,7 @@ def planned(family: str, stem: str) -> layout.Output:
 
 
 def run_planned(alpha, family: str, stem: str):
-    return hypotheses.family_tests(alpha, BY_NAME[family], planned(family, stem))
+    return hypotheses.family_tests(alpha, BY_NAME[family], planned(family, stem), max_collapsed_share=0.0)
 
 
 def test_ratio_tests_are_paired_one_sided_and_bonferroni_by_column(alpha):
@@ -99,6 +100,31 @@ def test_untestable_rows_count_in_the_multiplier():
 
 def test_only_test_tables_and_known_scopes_run(alpha):
     with pytest.raises(ValueError, match="not a test table"):
-        hypotheses.family_tests(alpha, BY_NAME["methods"], layout.Output("alpha_ci", "alpha_ci", None, None))
+        hypotheses.family_tests(
+            alpha, BY_NAME["methods"], layout.Output("alpha_ci", "alpha_ci", None, None), max_collapsed_share=0.0
+        )
     with pytest.raises(ValueError, match="correction"):
-        hypotheses.run_tests({}, [], paired=True, alternative="less", correction="row", table=4, family="methods")
+        hypotheses.run_tests(
+            {}, [], paired=True, alternative="less", correction="row", table=4, family="methods", collapsed=frozenset()
+        )
+
+
+def test_tests_involving_a_collapsed_cell_are_flagged_and_unchanged():
+    mp50 = ("cifar10", "resnet56", "mp", 50.0)
+    alpha = collapse_cell(make_alpha(), mp50, 27)
+    numbers = [c for c in hypotheses.TEST_COLUMNS if c != "collapsed"]
+    for family, stem in [("methods", "table4_methods"), ("methods", "table8_methods"), ("tasks", "table7_tasks_mp")]:
+        flagged = run_planned(alpha, family, stem)
+        unmarked = run_planned(alpha.assign(collapsed=False), family, stem)
+        pd.testing.assert_frame_equal(flagged[numbers], unmarked[numbers])  # the paper's tests keep every model
+        assert not unmarked.collapsed.any()
+        involves = [
+            mp50 in ((r.dataset_a, r.model_a, r.method_a, r.ratio_a), (r.dataset_b, r.model_b, r.method_b, r.ratio_b))
+            for r in flagged.itertuples()
+        ]
+        assert flagged.collapsed.tolist() == involves and any(involves)
+    t4 = run_planned(alpha, "methods", "table4_methods").set_index(["column", "row"])
+    assert t4.loc[("MP", "20 vs 50"), "collapsed"] and not t4.loc[("GP", "20 vs 50"), "collapsed"]
+    ref = sps.ttest_rel(cell_alpha(alpha, "cifar10", "resnet56", "mp", 20), cell_alpha(alpha, *mp50),
+                        alternative="less").pvalue
+    assert t4.loc[("MP", "20 vs 50"), "p_value"] == pytest.approx(ref, abs=1e-12)

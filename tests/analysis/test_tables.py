@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from recall_distortion.analysis import hypotheses, layout, tables
-from tests.analysis.synthetic import FAMILIES, cell_alpha
+from recall_distortion.analysis import cells, hypotheses, layout, stats, tables
+from tests.analysis.synthetic import FAMILIES, cell_alpha, collapse_cell, make_alpha
 
 BY_NAME = {f["name"]: f for f in FAMILIES}
 
@@ -28,7 +28,7 @@ def test_dense_accuracy_and_recall_variance(alpha):
 
 
 def test_tradeoff_data_starts_at_dense(alpha):
-    data = tables.tradeoff_data(alpha, BY_NAME["tradeoff"])
+    data = tables.tradeoff_data(alpha, BY_NAME["tradeoff"], max_collapsed_share=0.0)
     first = data.iloc[0]
     assert (first.ratio, first.alpha_mean) == (1.0, 1.0)
     x = cell_alpha(alpha, "cifar10", "resnet56", "mp", 10)
@@ -38,17 +38,25 @@ def test_tradeoff_data_starts_at_dense(alpha):
 
 def test_a_table_takes_its_number_from_the_planned_output(alpha):
     output = layout.Output("table99_methods", "ratio_tests", 99, "methods")
-    table = tables.build_table(output, alpha, FAMILIES)
+    table = tables.build_table(output, alpha, FAMILIES, max_collapsed_share=0.0)
     assert table.title.startswith("Table 99:") and set(table.data.table) == {99}
-    table = tables.build_table(layout.Output("table42", "dense_accuracy", 42, None), alpha, FAMILIES)
+    table = tables.build_table(
+        layout.Output("table42", "dense_accuracy", 42, None), alpha, FAMILIES, max_collapsed_share=0.0
+    )
     assert table.title.startswith("Table 42:") and table.number_label == "Table 42"
 
 
 def test_written_in_four_formats_with_the_paper_number(alpha, tmp_path):
-    paths = tables.write_tables(alpha, FAMILIES, tmp_path)
+    paths = tables.write_tables(alpha, FAMILIES, tmp_path, max_collapsed_share=0.0)
     expected = {p.split("/")[-1] for p in layout.expected_outputs(FAMILIES)["tables"]}
     assert {p.name for p in paths} == expected == {p.name for p in tmp_path.iterdir()}
-    for stem, number in [("table4_methods", 4), ("table5_sizes_mp", 5), ("table9_sizes", 9), ("table10", 10), ("table11", 11)]:
+    for stem, number in [
+        ("table4_methods", 4),
+        ("table5_sizes_mp", 5),
+        ("table9_sizes", 9),
+        ("table10", 10),
+        ("table11", 11),
+    ]:
         md = (tmp_path / f"{stem}.md").read_text()
         tex = (tmp_path / f"{stem}.tex").read_text()
         assert md.startswith(f"**Table {number}:**")
@@ -61,8 +69,44 @@ def test_written_in_four_formats_with_the_paper_number(alpha, tmp_path):
     csv = pd.read_csv(tmp_path / "table4_methods.csv")
     assert list(csv.columns) == hypotheses.TEST_COLUMNS  # p_value and bonferroni_factor, not p and m
     t4 = next(o for o in layout.family_plan(BY_NAME["methods"])[0] if o.stem == "table4_methods")
-    full = hypotheses.family_tests(alpha, BY_NAME["methods"], t4)
+    full = hypotheses.family_tests(alpha, BY_NAME["methods"], t4, max_collapsed_share=0.0)
     np.testing.assert_array_equal(csv["p_bonferroni"].to_numpy(), full["p_bonferroni"].to_numpy())  # full precision
     ci = pd.read_csv(tmp_path / "alpha_ci.csv", keep_default_na=False, na_values=[""])
-    assert list(ci.columns) == ["dataset", "model", "method", "ratio", "n", "mean", "ci_low", "ci_high", "mark", "n_nan"]
+    assert list(ci.columns) == cells.ALPHA_CI_COLUMNS and not ci.collapsed.any()
     assert "**0.0" in (tmp_path / "table11.md").read_text()  # bold: variance up after pruning
+
+
+def test_a_collapsed_cell_is_marked_in_every_table_and_its_numbers_kept(tmp_path):
+    mp50 = ("cifar10", "resnet56", "mp", 50.0)
+    alpha = collapse_cell(make_alpha(), mp50, 27)
+    tables.write_tables(alpha, FAMILIES, tmp_path, max_collapsed_share=0.0)
+    mp = alpha[(alpha.dataset == "cifar10") & (alpha.model == "resnet56") & (alpha.method == "mp")]
+    cell = mp[mp.ratio == 50]
+    why = (f"27 of 30 models collapsed (mean accuracy {cell.accuracy.mean():.2f} vs "
+           f"{cell.accuracy_dense.mean():.2f} dense)")
+    rule = "† collapsed cell: at least one of its models kept less than collapse.min_retained"
+    md = (tmp_path / "alpha_ci.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| CIFAR-10 @ ResNet-56 → MP | 50 |"))
+    assert f"| {cell.alpha.mean():.3f}† |" in row and "| 27/30 |" in row
+    assert rule in md and f"- † CIFAR-10 @ ResNet-56 → MP, t = 50: {why}" in md
+    assert md.count("†") == 3  # the value, the rule, the cell's line: no other cell is marked
+    csv = pd.read_csv(tmp_path / "alpha_ci.csv", keep_default_na=False, na_values=[""])
+    flagged = csv[csv.collapsed]
+    assert len(flagged) == 1 and flagged.iloc[0].n_collapsed == 27 and flagged.iloc[0]["mean"] == cell.alpha.mean()
+    tex = (tmp_path / "alpha_ci.tex").read_text()
+    assert "†" in tex and "27 of 30 models collapsed" in tex
+    # the test tables: the MP column's 20 vs 50 test is marked, its p-value unchanged
+    md4 = (tmp_path / "table4_methods.md").read_text()
+    t4 = pd.read_csv(tmp_path / "table4_methods.csv")
+    p = t4[(t4.column == "MP") & (t4.row == "20 vs 50")].iloc[0].p_bonferroni
+    ref = sps.ttest_rel(cell_alpha(alpha, "cifar10", "resnet56", "mp", 20), cell_alpha(alpha, *mp50),
+                        alternative="less").pvalue
+    assert p == pytest.approx(min(1.0, 4 * ref), abs=1e-12)
+    assert f"| 20 vs 50 | {stats.format_p(p)}† | <0.001 | <0.001 |" in md4 and rule in md4
+    assert t4.collapsed.tolist() == [c == "MP" and r == "20 vs 50" for c, r in zip(t4.column, t4.row)]
+    # Table 11: the collapsed cell's variance, mean over every model, is marked; Table 10 marks its series
+    md11 = (tmp_path / "table11.md").read_text()
+    assert f"{cell.recall_variance.mean():.4f}†" in md11 and why in md11
+    md10 = (tmp_path / "table10.md").read_text()
+    assert "| ResNet-56 | CIFAR-10 | MP | " in md10 and "CIFAR-10 @ ResNet-56 → MP: collapsed at t = 50" in md10
+    assert "| ResNet-56 | CIFAR-10 | GP | " in md10 and md10.count("†") == 3  # MP's accuracy, the rule, the line

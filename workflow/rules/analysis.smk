@@ -12,6 +12,7 @@ rule analysis_tables:
         rule_files(ANALYSIS_PLAN.tables, RESULTS, "Tables"),
     params:
         families=FAMILIES,
+        max_collapsed_share=config["collapse"]["max_collapsed_share"],
         code=script_code("analysis_tables"),
     log:
         f"{RESULTS}/logs/analysis_tables.log",
@@ -41,6 +42,7 @@ rule analysis_figures:
         pdf=f"{RESULTS}/figures/{{figure}}.pdf",
     params:
         figure=partial(figure_spec, FAMILIES),
+        max_collapsed_share=config["collapse"]["max_collapsed_share"],
         code=script_code("analysis_figures"),
     log:
         f"{RESULTS}/logs/analysis_figures/{{figure}}.log",
@@ -67,6 +69,7 @@ rule analysis_summary:
     params:
         families=FAMILIES,
         title=f"Findings of study {config['study']}",
+        max_collapsed_share=config["collapse"]["max_collapsed_share"],
         code=script_code("analysis_summary"),
     log:
         f"{RESULTS}/logs/analysis_summary.log",

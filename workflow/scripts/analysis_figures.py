@@ -14,4 +14,5 @@ write_figure(
     snakemake.params.figure["family"],
     snakemake.wildcards.figure,
     Path(snakemake.output.png).parent,  # results/<study>/figures/
+    max_collapsed_share=snakemake.params.max_collapsed_share,
 )

@@ -12,4 +12,5 @@ write_summary(
     snakemake.output.markdown,
     snakemake.output.html,
     title=snakemake.params.title,
+    max_collapsed_share=snakemake.params.max_collapsed_share,
 )

@@ -9,4 +9,9 @@ from recall_distortion.analysis.tables import write_tables
 
 setup_log(snakemake.log[0])
 # every output lies in results/<study>/tables/
-write_tables(pd.read_parquet(snakemake.input.alpha), snakemake.params.families, Path(snakemake.output[0]).parent)
+write_tables(
+    pd.read_parquet(snakemake.input.alpha),
+    snakemake.params.families,
+    Path(snakemake.output[0]).parent,
+    max_collapsed_share=snakemake.params.max_collapsed_share,
+)

@@ -39,9 +39,15 @@ model, 3/7/11 the dataset; Tables 1-4 are ratio tests, 5-7 model / dataset tests
 A comparison a family cannot make (one method, one model, one dataset, one ratio) has no file, and
 the summary says so.
 
-``alpha_ci.csv`` columns: dataset, model, method, ratio, n, mean, ci_low, ci_high, mark, n_nan.
-The test tables' CSVs are long (one row per test, uncorrected and corrected p-values, the Bonferroni
-multiplier ``bonferroni_factor`` and a note); see :mod:`.hypotheses`.
+``alpha_ci.csv`` columns: dataset, model, method, ratio, n, mean, ci_low, ci_high, mark, n_nan, then
+the cell's collapse counts n_models, n_collapsed, accuracy_mean, accuracy_dense_mean, retained_mean,
+collapsed. The test tables' CSVs are long (one row per test, uncorrected and corrected p-values, the
+Bonferroni multiplier ``bonferroni_factor``, a note and ``collapsed``); see :mod:`.hypotheses`.
+
+Collapse (:mod:`recall_distortion.collapse`, config ``collapse``): the tables and CIs keep every model;
+a collapsed cell is marked ``†`` in the tables, grey and ``†`` in the figures (whose y ranges follow the
+cells that did not collapse), and the summary draws no verdict from it. Every writer takes
+``max_collapsed_share`` (the config's ``collapse.max_collapsed_share``) as a keyword.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ through this module:
 - :func:`per_seed`     one value of a dense-model column per series and seed
 - :func:`alpha_ci`     99% t-based CI of E[α] per cell with its ``<``/``>``/``?`` mark (section 6.2)
 - :func:`nan_alpha`    seeds with NaN α per cell and reason (counted, never dropped silently)
+- :func:`collapse_state`, :func:`collapsed_cells`  how many models of each cell collapsed and which
+                       cells are flagged (:mod:`recall_distortion.collapse`): shown beside the
+                       statistics (a :data:`COLLAPSED_MARK`), never removed from them
 """
 
 from __future__ import annotations
@@ -17,14 +20,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recall_distortion import collapse
 from recall_distortion.analysis import stats
 from recall_distortion.analysis.layout import ratio_key
 from recall_distortion.columns import CELL_KEY, MODEL_KEY, SERIES_KEY
 
-ALPHA_CI_COLUMNS = CELL_KEY + ["n", "mean", "ci_low", "ci_high", "mark", "n_nan"]
+ALPHA_CI_COLUMNS = CELL_KEY + ["n", "mean", "ci_low", "ci_high", "mark", "n_nan"] + collapse.CELL_COLUMNS
 NAN_COLUMNS = CELL_KEY + ["alpha_reason", "count"]
 
 Cell = tuple[str, str, str, float]  # (dataset, model, method, ratio)
+
+#: Set after a collapsed cell's value in the tables and on its ratio label in the figures.
+COLLAPSED_MARK = "†"
 
 
 def cell_values(alpha: pd.DataFrame) -> dict[tuple, pd.Series]:
@@ -61,18 +68,51 @@ def per_seed(alpha: pd.DataFrame, column: str) -> pd.DataFrame:
     return alpha.groupby(SERIES_KEY + ["seed"], sort=False)[column].mean().reset_index()
 
 
-def alpha_ci(alpha: pd.DataFrame, cells: list[Cell], confidence: float = stats.CONFIDENCE) -> pd.DataFrame:
+def collapse_state(alpha: pd.DataFrame, max_collapsed_share: float) -> pd.DataFrame:
+    """:func:`recall_distortion.collapse.cell_collapse` per cell, keyed by SERIES_KEY + ``rk`` (ratio key).
+
+    Raises ValueError when the alpha table was not marked by
+    :func:`recall_distortion.collapse.mark_collapsed` (the aggregate stage does).
+    """
+    missing = [c for c in ("accuracy_retained", "collapsed") if c not in alpha.columns]
+    if missing:
+        raise ValueError(
+            f"alpha table has no column(s) {missing}: it was not marked by recall_distortion.collapse.mark_collapsed "
+            "(re-run the aggregate stage)"
+        )
+    state = collapse.cell_collapse(alpha, max_collapsed_share)
+    state["rk"] = [ratio_key(r) for r in state["ratio"]]
+    return state.drop(columns="ratio")
+
+
+def collapsed_cells(alpha: pd.DataFrame, max_collapsed_share: float) -> frozenset:
+    """The collapsed cells ``(dataset, model, method, ratio_key)``: shown, but no verdict is drawn from them."""
+    state = collapse_state(alpha, max_collapsed_share)
+    return frozenset(map(tuple, state.loc[state["collapsed"], SERIES_KEY + ["rk"]].itertuples(index=False)))
+
+
+def alpha_ci(
+    alpha: pd.DataFrame, cells: list[Cell], confidence: float = stats.CONFIDENCE, *, max_collapsed_share: float
+) -> pd.DataFrame:
     """99% t-based CI of E[α] for each (dataset, model, method, ratio) cell, with its mark (6.2).
 
     Columns :data:`ALPHA_CI_COLUMNS`: ``n`` non-NaN α used, ``mean``, ``ci_low``, ``ci_high``, ``mark``
     (``<`` CI below 1, ``>`` above, ``?`` overlaps, ``""`` undefined: fewer than 2 values), and
-    ``n_nan`` the number of seeds whose α is NaN (reasons: :func:`nan_alpha`).
+    ``n_nan`` the number of seeds whose α is NaN (reasons: :func:`nan_alpha`); then, beside the
+    statistics (which keep every model), :data:`recall_distortion.collapse.CELL_COLUMNS`: ``n_models``,
+    ``n_collapsed``, the mean accuracy after and before pruning, the mean retained share of accuracy
+    above chance and ``collapsed`` (more than ``max_collapsed_share`` of the models collapsed).
     """
     by_cell = cell_values(alpha)
+    state = collapse_state(alpha, max_collapsed_share).set_index(SERIES_KEY + ["rk"])
     out = []
     for dataset, model, method, ratio in cells:
         cell = values(by_cell, dataset, model, method, ratio)
         ci = stats.mean_ci(cell.to_numpy(), confidence)
+        key = (dataset, model, method, ratio_key(ratio))
+        collapsed = (
+            state.loc[key].to_dict() if key in state.index else {"n_models": 0, "n_collapsed": 0, "collapsed": False}
+        )
         out.append(
             {
                 "dataset": dataset,
@@ -85,10 +125,12 @@ def alpha_ci(alpha: pd.DataFrame, cells: list[Cell], confidence: float = stats.C
                 "ci_high": ci.high,
                 "mark": stats.ci_mark(ci.low, ci.high),
                 "n_nan": int(cell.isna().sum()),
+                **collapsed,
             }
         )
     frame = pd.DataFrame(out, columns=ALPHA_CI_COLUMNS)
-    return frame.astype({"n": "int64", "n_nan": "int64", "ratio": "float64"})
+    types = {"n": "int64", "n_nan": "int64", "ratio": "float64", "n_models": "int64", "n_collapsed": "int64"}
+    return frame.astype({**types, "collapsed": "bool"})
 
 
 def nan_alpha(alpha: pd.DataFrame, cells: list[Cell]) -> pd.DataFrame:

@@ -13,8 +13,10 @@ Columns (:data:`TEST_COLUMNS`): ``table, family, row, column`` (where the p-valu
 paper-style table), the two compared cells ``dataset_a, model_a, method_a, ratio_a`` / ``..._b``,
 ``alternative`` (H_a for a - b), ``paired``, ``n_a, n_b`` (values used; pairs for paired tests),
 ``mean_a, mean_b``, ``t, dof, p_value`` (uncorrected), ``bonferroni_factor`` (the Bonferroni
-multiplier: the number of tests in the scope), ``p_bonferroni`` and ``note`` (why a row was not
-tested, or seeds left out for a NaN α).
+multiplier: the number of tests in the scope), ``p_bonferroni``, ``note`` (why a row was not
+tested, or seeds left out for a NaN α) and ``collapsed`` (the test involves a collapsed cell,
+:func:`.cells.collapsed_cells`: shown and corrected like every test, but the summary draws no verdict
+from it).
 """
 
 from __future__ import annotations
@@ -52,23 +54,36 @@ TEST_COLUMNS = [
     "bonferroni_factor",
     "p_bonferroni",
     "note",
+    "collapsed",
 ]
 CORRECTIONS = ("column", "all")  # Bonferroni scopes: each column of the table, or every row at once
 
 
 def run_tests(
-    by_cell: dict, specs: list[dict], *, paired: bool, alternative: str, correction: str, table: int, family: str
+    by_cell: dict,
+    specs: list[dict],
+    *,
+    paired: bool,
+    alternative: str,
+    correction: str,
+    table: int,
+    family: str,
+    collapsed: frozenset,
 ) -> pd.DataFrame:
     """Run one t-test per spec and Bonferroni-correct by ``"column"`` or over ``"all"`` rows (6.2).
 
     ``by_cell`` is :func:`.cells.cell_values`. A spec is ``{"row", "column", "a": cell, "b": cell}``
     with a cell ``(dataset, model, method, ratio)``; independent specs may pool a list of cells per
-    side (a dataset listed with two models). Untested rows (NaN p) count in the multiplier.
+    side (a dataset listed with two models). Untested rows (NaN p) count in the multiplier. A row's
+    ``collapsed`` is True when any of its cells is in ``collapsed`` (:func:`.cells.collapsed_cells`);
+    it changes no number.
     """
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
     out = []
     for spec in specs:
+        sides = [spec["a"], spec["b"]] if paired else spec["a"] + spec["b"]
+        involved = any((*cell[:3], layout.ratio_key(cell[3])) in collapsed for cell in sides)
         if paired:
             first_a, first_b = spec["a"], spec["b"]
             res = stats.paired_ttest(cells.values(by_cell, *first_a), cells.values(by_cell, *first_b), alternative)
@@ -97,6 +112,7 @@ def run_tests(
                 "dof": res.dof,
                 "p_value": res.p,
                 "note": res.note,
+                "collapsed": involved,
             }
         )
     frame = pd.DataFrame(out, columns=[c for c in TEST_COLUMNS if c not in ("bonferroni_factor", "p_bonferroni")])
@@ -107,6 +123,7 @@ def run_tests(
         frame.loc[index, "bonferroni_factor"] = len(index)
         frame.loc[index, "p_bonferroni"] = stats.bonferroni(frame.loc[index, "p_value"].to_numpy())
     frame["bonferroni_factor"] = frame["bonferroni_factor"].astype("int64")
+    frame["collapsed"] = frame["collapsed"].astype(bool)
     return frame[TEST_COLUMNS]
 
 
@@ -115,7 +132,9 @@ def _cell_columns(cell: tuple, side: str) -> dict:
     return {f"dataset_{side}": dataset, f"model_{side}": model, f"method_{side}": method, f"ratio_{side}": float(ratio)}
 
 
-def ratio_tests(alpha: pd.DataFrame, family: dict, method: str | None, number: int) -> pd.DataFrame:
+def ratio_tests(
+    alpha: pd.DataFrame, family: dict, method: str | None, number: int, *, max_collapsed_share: float
+) -> pd.DataFrame:
     """Tables 1-4 (section 7.1): one-sided paired tests between consecutive ratios t_i < t_{i+1}.
 
     H_0: E[α_{t_i}] >= E[α_{t_{i+1}}] vs H_a: E[α_{t_i}] < E[α_{t_{i+1}}] for each group of the family
@@ -130,11 +149,13 @@ def ratio_tests(alpha: pd.DataFrame, family: dict, method: str | None, number: i
     ]
     return run_tests(
         cells.cell_values(alpha), specs, paired=True, alternative="less", correction="column", table=number,
-        family=family["name"],
+        family=family["name"], collapsed=cells.collapsed_cells(alpha, max_collapsed_share),
     )
 
 
-def between_tests(alpha: pd.DataFrame, family: dict, method: str, number: int) -> pd.DataFrame:
+def between_tests(
+    alpha: pd.DataFrame, family: dict, method: str, number: int, *, max_collapsed_share: float
+) -> pd.DataFrame:
     """Tables 5-7 (sections 7.2-7.3): one-sided independent Student tests per ratio.
 
     Model families compare consecutive architectures in listed order, H_a: E[α_t^{M_i}] > E[α_t^{M_{i+1}}]
@@ -175,11 +196,11 @@ def between_tests(alpha: pd.DataFrame, family: dict, method: str, number: int) -
             )
     return run_tests(
         cells.cell_values(alpha), specs, paired=False, alternative=alternative, correction="column", table=number,
-        family=family["name"],
+        family=family["name"], collapsed=cells.collapsed_cells(alpha, max_collapsed_share),
     )
 
 
-def method_pair_tests(alpha: pd.DataFrame, family: dict, number: int) -> pd.DataFrame:
+def method_pair_tests(alpha: pd.DataFrame, family: dict, number: int, *, max_collapsed_share: float) -> pd.DataFrame:
     """Tables 8-9 (section 7.4): two-sided paired tests between every pair of the family's methods.
 
     Method family (Table 8): rows the method pairs (per experiment if several), columns the ratios,
@@ -223,21 +244,22 @@ def method_pair_tests(alpha: pd.DataFrame, family: dict, number: int) -> pd.Data
         raise ValueError(f"method_pair_tests: family '{family['name']}' is of kind {family['kind']}")
     return run_tests(
         cells.cell_values(alpha), specs, paired=True, alternative="two-sided", correction=correction, table=number,
-        family=family["name"],
+        family=family["name"], collapsed=cells.collapsed_cells(alpha, max_collapsed_share),
     )
 
 
 TEST_KINDS = ("ratio_tests", "between_tests", "method_pairs")  # the Output kinds of the test tables
 
 
-def family_tests(alpha: pd.DataFrame, family: dict, output: Output) -> pd.DataFrame:
-    """The tests of one planned test table of ``family`` (an :class:`Output` of kind :data:`TEST_KINDS`)."""
+def family_tests(alpha: pd.DataFrame, family: dict, output: Output, *, max_collapsed_share: float) -> pd.DataFrame:
+    """The tests of one planned test table of ``family`` (an :class:`Output` of kind :data:`TEST_KINDS`);
+    ``max_collapsed_share`` (config ``collapse``) decides which rows involve a collapsed cell."""
     if output.kind not in TEST_KINDS:
         raise ValueError(f"{output.stem}: kind {output.kind!r} is not a test table {TEST_KINDS}")
     if output.kind == "method_pairs":  # one table for all of the family's methods
-        return method_pair_tests(alpha, family, output.number)
+        return method_pair_tests(alpha, family, output.number, max_collapsed_share=max_collapsed_share)
     per_method = ratio_tests if output.kind == "ratio_tests" else between_tests
-    return per_method(alpha, family, output.method, output.number)
+    return per_method(alpha, family, output.method, output.number, max_collapsed_share=max_collapsed_share)
 
 
 def _join(groups) -> str:

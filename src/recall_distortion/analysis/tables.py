@@ -13,6 +13,11 @@ Long data of each kind of table:
 - :func:`dense_accuracy`   Table 10: mean accuracy before pruning (Appendix D)
 - :func:`recall_variance_table`  Table 11: mean recall variance before / after pruning (Appendix F)
 - :func:`tradeoff_data`    data of Figure 13: mean accuracy and α with standard errors (Appendix E)
+
+Every number keeps every model. A cell whose models collapsed (:mod:`recall_distortion.collapse`, config
+``collapse``) is marked :data:`.cells.COLLAPSED_MARK` after its value in the display (alpha_ci, Tables 10
+and 11, the data of Figure 13, and every test that involves it), with note lines saying how many
+of its models collapsed; the CSVs carry the counts and flags as columns.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recall_distortion import collapse
 from recall_distortion.analysis import cells, hypotheses, layout, render, stats
+from recall_distortion.analysis.cells import COLLAPSED_MARK
 from recall_distortion.analysis.layout import Output, dataset_label, method_label, model_label, ratio_label
 from recall_distortion.atomic import write_text
 from recall_distortion.columns import SERIES_KEY
@@ -77,27 +84,34 @@ def recall_variance_table(alpha: pd.DataFrame, study_cells: list[cells.Cell]) ->
 
 
 TRADEOFF_COLUMNS = SERIES_KEY + ["label", "ratio", "n_accuracy", "accuracy_mean", "accuracy_se",
-                    "n_alpha", "n_nan", "alpha_mean", "alpha_se"]
+                    "n_alpha", "n_nan", "alpha_mean", "alpha_se", "n_collapsed", "collapsed"]
 
 
-def tradeoff_data(alpha: pd.DataFrame, family: dict) -> pd.DataFrame:
+def tradeoff_data(alpha: pd.DataFrame, family: dict, *, max_collapsed_share: float) -> pd.DataFrame:
     """Data of Figure 13 (Appendix E): mean accuracy and mean α with standard errors per ratio.
 
     One row per group and ratio (columns :data:`TRADEOFF_COLUMNS`), ratio 1.0 first: the accuracy
-    before pruning, and α = 1 (no pruning, no intensification; se 0).
+    before pruning, and α = 1 (no pruning, no intensification; se 0). ``n_collapsed`` models of the
+    cell collapsed; ``collapsed``: the cell is flagged (:func:`.cells.alpha_ci`).
     """
     dense_accuracy = cells.per_seed(alpha, "accuracy_dense")
+    family_cells = [(*g.key, r) for g in layout.groups(family) for r in layout.sorted_ratios(family)]
+    state = cells.alpha_ci(alpha, family_cells, max_collapsed_share=max_collapsed_share)
     out = []
     for g in layout.groups(family):
         dense = cells.rows(dense_accuracy, *g.key)["accuracy_dense"].dropna()
         n = int(dense.size)
-        out.append([*g.key, g.label, 1.0, n, float(dense.mean()), stats.standard_error(dense), n, 0, 1.0, 0.0])
+        out.append(
+            [*g.key, g.label, 1.0, n, float(dense.mean()), stats.standard_error(dense), n, 0, 1.0, 0.0, 0, False]
+        )
         for ratio in layout.sorted_ratios(family):
             sel = cells.rows(alpha, *g.key, ratio)
             acc, a = sel["accuracy"].dropna(), sel["alpha"]
+            n_collapsed, flagged = cells.rows(state, *g.key, ratio)[["n_collapsed", "collapsed"]].iloc[0]
             out.append(
                 [*g.key, g.label, float(ratio), int(acc.size), float(acc.mean()), stats.standard_error(acc),
-                 int(a.notna().sum()), int(a.isna().sum()), float(a.mean()), stats.standard_error(a)]
+                 int(a.notna().sum()), int(a.isna().sum()), float(a.mean()), stats.standard_error(a),
+                 int(n_collapsed), bool(flagged)]
             )
     return pd.DataFrame(out, columns=TRADEOFF_COLUMNS)
 
@@ -120,16 +134,52 @@ class Table:
     number_label: str | None = None  # "Table 4" / "Data of Figure 13" / None
 
 
-def _pvalue_display(long: pd.DataFrame, header: str) -> tuple[pd.DataFrame, list[str]]:
+def _marked(text: str, collapsed: bool) -> str:
+    """``text`` followed by the collapsed mark when its cell collapsed."""
+    return f"{text}{COLLAPSED_MARK}" if collapsed else text
+
+
+def _collapse_rule(max_collapsed_share: float) -> str:
+    """The note line that explains the mark (recall_distortion.collapse)."""
+    who = (
+        "at least one of its models"
+        if max_collapsed_share == 0
+        else f"more than {max_collapsed_share:.0%} of its models"
+    )
+    return (
+        f"{COLLAPSED_MARK} collapsed cell: {who} kept less than collapse.min_retained (default 0.5) of the dense "
+        "model's accuracy above chance (recall_distortion.collapse); its numbers keep every model, but the summary "
+        "draws no verdict from it."
+    )
+
+
+def _collapse_notes(state: pd.DataFrame, max_collapsed_share: float) -> list[str]:
+    """The rule line and one line per collapsed cell of ``state`` (CELL_KEY + collapse columns); none if none."""
+    flagged = state[state["collapsed"]]
+    if flagged.empty:
+        return []
+    lines = [
+        f"{COLLAPSED_MARK} {_group_label(r.dataset, r.model, r.method)}, t = {ratio_label(r.ratio)}: "
+        f"{collapse.describe(r)}"
+        for r in flagged.itertuples()
+    ]
+    return [_collapse_rule(max_collapsed_share)] + lines
+
+
+def _pvalue_display(long: pd.DataFrame, header: str, max_collapsed_share: float) -> tuple[pd.DataFrame, list[str]]:
     rows = list(dict.fromkeys(long["row"]))
     cols = list(dict.fromkeys(long["column"]))
-    wide = long.pivot(index="row", columns="column", values="p_bonferroni").reindex(index=rows, columns=cols)
-    display = wide.map(stats.format_p)
+    shown = long.assign(text=[_marked(stats.format_p(p), c) for p, c in zip(long["p_bonferroni"], long["collapsed"])])
+    display = shown.pivot(index="row", columns="column", values="text").reindex(index=rows, columns=cols).fillna("")
     display.index.name = header
     display.columns.name = None
     notes = [f"{r['row']}, {r['column']}: {r['note']}" for _, r in long.iterrows() if r["note"]]
     multipliers = ", ".join(str(v) for v in sorted(set(long["bonferroni_factor"])))
     notes.insert(0, f"Bonferroni multiplier m = {multipliers} (untested rows count; n/a = not tested).")
+    if long["collapsed"].any():
+        notes.append(
+            f"{_collapse_rule(max_collapsed_share)} Marked: the test involves a collapsed cell (counts: alpha_ci)."
+        )
     return display, notes
 
 
@@ -170,11 +220,11 @@ def _numbered(out: Output, title: str, title_tex: str, data, display, notes, bol
     return Table(out, f"{label}: {title}", title_tex, data, display, notes, bold, label)
 
 
-def _ratio_tests_table(out: Output, alpha, family) -> Table:
-    long = hypotheses.ratio_tests(alpha, family, out.method, out.number)
+def _ratio_tests_table(out: Output, alpha, family, share: float) -> Table:
+    long = hypotheses.ratio_tests(alpha, family, out.method, out.number, max_collapsed_share=share)
     sym, words = _dimension(family)
     ctx, ctx_tex = _context(family, out.method)
-    display, notes = _pvalue_display(long, "Ratios")
+    display, notes = _pvalue_display(long, "Ratios", share)
     title = (
         f"p-values for paired-samples t-tests of H0: E[α_ti^{sym}] ≥ E[α_ti+1^{sym}] vs. Ha: E[α_ti^{sym}] < "
         f"E[α_ti+1^{sym}] within each {words} {sym}, for consecutive ratios t_i < t_i+1{ctx}, "
@@ -189,8 +239,8 @@ def _ratio_tests_table(out: Output, alpha, family) -> Table:
     return _numbered(out, title, title_tex, long, display, notes)
 
 
-def _between_tests_table(out: Output, alpha, family) -> Table:
-    long = hypotheses.between_tests(alpha, family, out.method, out.number)
+def _between_tests_table(out: Output, alpha, family, share: float) -> Table:
+    long = hypotheses.between_tests(alpha, family, out.method, out.number, max_collapsed_share=share)
     ctx, ctx_tex = _context(family, out.method)
     if family["kind"] == "model":
         sym, rel, nrel, header = "M", ">", "≤", "Models"
@@ -203,7 +253,7 @@ def _between_tests_table(out: Output, alpha, family) -> Table:
         what_tex = r"dataset pairs $(D_i, D_j)$"
         a, b, a_tex, b_tex = "D_i", "D_j", "D_i", "D_j"
     del sym
-    display, notes = _pvalue_display(long, header)
+    display, notes = _pvalue_display(long, header, share)
     title = (
         "p-values for independent-samples (Student, pooled variance) t-tests of "
         f"H0: E[α_t^{a}] {nrel} E[α_t^{b}] vs. "
@@ -220,8 +270,8 @@ def _between_tests_table(out: Output, alpha, family) -> Table:
     return _numbered(out, title, title_tex, long, display, notes)
 
 
-def _method_pairs_table(out: Output, alpha, family) -> Table:
-    long = hypotheses.method_pair_tests(alpha, family, out.number)
+def _method_pairs_table(out: Output, alpha, family, share: float) -> Table:
+    long = hypotheses.method_pair_tests(alpha, family, out.number, max_collapsed_share=share)
     ctx, ctx_tex = _context(family, None)
     if family["kind"] == "method":
         header, where, where_tex = "Methods", "within each ratio t", "within each ratio $t$"
@@ -235,7 +285,7 @@ def _method_pairs_table(out: Output, alpha, family) -> Table:
         )
     method_pairs = itertools.combinations(family["methods"], 2)
     pairs = ", ".join(f"({method_label(a)}, {method_label(b)})" for a, b in method_pairs)
-    display, notes = _pvalue_display(long, header)
+    display, notes = _pvalue_display(long, header, share)
     title = (
         "p-values for paired-samples t-tests of H0: E[α_t^P_i] = E[α_t^P_j] vs. Ha: E[α_t^P_i] ≠ E[α_t^P_j] "
         f"{where}, "
@@ -259,30 +309,38 @@ def _group_labels(data: pd.DataFrame) -> list[str]:
     return [_group_label(*series) for series in zip(data["dataset"], data["model"], data["method"])]
 
 
-def _alpha_ci_table(out: Output, alpha, families) -> Table:
+def _fmt(x: float, digits: int = 3) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _alpha_ci_table(out: Output, alpha, families, share: float) -> Table:
     study_cells = layout.study_cells(families)
-    data = cells.alpha_ci(alpha, study_cells)
+    data = cells.alpha_ci(alpha, study_cells, max_collapsed_share=share)
     nan = cells.nan_alpha(alpha, study_cells)
-
-    def fmt(x, digits=3):
-        return "n/a" if not np.isfinite(x) else f"{x:.{digits}f}"
-
     display = pd.DataFrame(
         {
             "Ratio": [ratio_label(r) for r in data["ratio"]],
             "n": [str(v) for v in data["n"]],
-            "Mean α": [fmt(x) for x in data["mean"]],
-            "99% CI": [f"[{fmt(lo)}, {fmt(hi)}]" for lo, hi in zip(data["ci_low"], data["ci_high"])],
+            "Mean α": [_marked(_fmt(x), c) for x, c in zip(data["mean"], data["collapsed"])],
+            "99% CI": [f"[{_fmt(lo)}, {_fmt(hi)}]" for lo, hi in zip(data["ci_low"], data["ci_high"])],
             "Mark": [v if v else "n/a" for v in data["mark"]],
             "NaN α": [str(v) for v in data["n_nan"]],
+            "Collapsed": [f"{k}/{n}" for k, n in zip(data["n_collapsed"], data["n_models"])],
+            "Accuracy (dense)": [
+                f"{_fmt(a)} ({_fmt(d)})" for a, d in zip(data["accuracy_mean"], data["accuracy_dense_mean"])
+            ],
         },
         index=pd.Index(_group_labels(data), name="Cell"),
     )
     notes = ["Marks: < CI below 1 (de-intensification), > CI above 1 (intensification), ? CI overlaps 1."]
+    notes.append(
+        "Collapsed: models of the cell that collapsed / models; accuracy after (before) pruning, mean over models."
+    )
     notes += [
         f"{_group_label(r.dataset, r.model, r.method)}, t = {ratio_label(r.ratio)}: {r.count} NaN α ({r.alpha_reason})"
         for r in nan.itertuples()
     ]
+    notes += _collapse_notes(data, share)
     title = (
         "99% t-based confidence intervals for E[α_t] in every (dataset, model, method, ratio) cell of the study "
         "(section 6.2, Appendix C, Figures 9-12); NaN α are counted, not used."
@@ -294,23 +352,46 @@ def _alpha_ci_table(out: Output, alpha, families) -> Table:
     return Table(out, title, title_tex, data, display, notes)
 
 
-def _dense_accuracy_table(out: Output, alpha, families) -> Table:
+def _study_state(alpha, families, share: float) -> pd.DataFrame:
+    """Collapse counts of every cell of the study (CELL_KEY + collapse columns)."""
+    return cells.alpha_ci(alpha, layout.study_cells(families), max_collapsed_share=share)
+
+
+def _dense_accuracy_table(out: Output, alpha, families, share: float) -> Table:
     data = dense_accuracy(alpha, layout.study_groups(families))
+    state = _study_state(alpha, families, share)
+    flagged = state[state["collapsed"]].groupby(SERIES_KEY, sort=False)["ratio"].apply(list)
+    data["collapsed_ratios"] = [
+        ", ".join(ratio_label(r) for r in flagged.get(tuple(k), [])) for k in data[SERIES_KEY].itertuples(index=False)
+    ]
     display = pd.DataFrame(
         {
             "Dataset": [dataset_label(d) for d in data["dataset"]],
             "Pruning Algorithm": [method_label(p) for p in data["method"]],
-            "Accuracy": ["n/a" if not np.isfinite(a) else f"{a:.3f}" for a in data["accuracy_dense"]],
+            "Accuracy": [_marked(_fmt(a), bool(c)) for a, c in zip(data["accuracy_dense"], data["collapsed_ratios"])],
             "Seeds": [str(v) for v in data["n"]],
         },
         index=pd.Index([model_label(m) for m in data["model"]], name="Model"),
     )
+    notes = [
+        f"{COLLAPSED_MARK} {_group_label(r.dataset, r.model, r.method)}: collapsed at t = {r.collapsed_ratios} "
+        "(see alpha_ci)"
+        for r in data.itertuples()
+        if r.collapsed_ratios
+    ]
+    if notes:
+        notes.insert(0, _collapse_rule(share))
     title = "Mean accuracy before pruning of the models used for each set of experiments."
-    return _numbered(out, title, title, data, display, [])
+    return _numbered(out, title, title, data, display, notes)
 
 
-def _recall_variance_table(out: Output, alpha, families) -> Table:
+def _recall_variance_table(out: Output, alpha, families, share: float) -> Table:
     data = recall_variance_table(alpha, layout.study_cells(families))
+    state = _study_state(alpha, families, share)
+    after = data.assign(rk=[layout.ratio_key(r) for r in data["ratio"]], stage_after=data["stage"] == "after")
+    state_keyed = state.assign(rk=[layout.ratio_key(r) for r in state["ratio"]])[SERIES_KEY + ["rk", "collapsed"]]
+    merged = after.merge(state_keyed, on=SERIES_KEY + ["rk"], how="left")
+    data["collapsed"] = (merged["collapsed"].fillna(False).astype(bool) & merged["stage_after"]).to_numpy()
     data = data.assign(label=_group_labels(data))
     data["column"] = [
         "Before" if stage == "before" else f"Ratio {ratio_label(r)}" for stage, r in zip(data["stage"], data["ratio"])
@@ -319,17 +400,19 @@ def _recall_variance_table(out: Output, alpha, families) -> Table:
     rows = list(dict.fromkeys(data["label"]))
     values = data.pivot(index="label", columns="column", values="recall_variance").reindex(index=rows, columns=cols)
     bold = data.pivot(index="label", columns="column", values="above_before").reindex(index=rows, columns=cols)
+    flags = data.pivot(index="label", columns="column", values="collapsed").reindex(index=rows, columns=cols)
     display = values.map(lambda v: "" if not np.isfinite(v) else f"{v:.4f}")
+    display = display.where(~flags.fillna(False).astype(bool), display + COLLAPSED_MARK)
     display.index.name, display.columns.name = "Model", None
     bold = bold.fillna(False).astype(bool)
     data = data.drop(columns=["label", "column"])
-    notes = ["Bold: mean recall variance after pruning greater than before pruning."]
+    notes = ["Bold: mean recall variance after pruning greater than before pruning."] + _collapse_notes(state, share)
     title = "Mean recall variance for each model and pruning ratio considered."
     return _numbered(out, title, title, data, display, notes, bold)
 
 
-def _tradeoff_table(out: Output, alpha, family) -> Table:
-    data = tradeoff_data(alpha, family)
+def _tradeoff_table(out: Output, alpha, family, share: float) -> Table:
+    data = tradeoff_data(alpha, family, max_collapsed_share=share)
 
     def pm(mean, se, digits=3):
         if not np.isfinite(mean):
@@ -340,13 +423,17 @@ def _tradeoff_table(out: Output, alpha, family) -> Table:
         {
             "Ratio": [ratio_label(r) for r in data["ratio"]],
             "Accuracy (± SE)": [pm(a, s) for a, s in zip(data["accuracy_mean"], data["accuracy_se"])],
-            "α (± SE)": [pm(a, s) for a, s in zip(data["alpha_mean"], data["alpha_se"])],
+            "α (± SE)": [
+                _marked(pm(a, s), c) for a, s, c in zip(data["alpha_mean"], data["alpha_se"], data["collapsed"])
+            ],
             "n": [str(v) for v in data["n_alpha"]],
             "NaN α": [str(v) for v in data["n_nan"]],
         },
         index=pd.Index(list(data["label"]), name="Setting"),
     )
     notes = ["Ratio 1: the model before pruning; its α is 1 by definition (no pruning, no intensification)."]
+    if data["collapsed"].any():
+        notes.append(f"{_collapse_rule(share)} Counts: alpha_ci.")
     title = (
         "Data of Figure 13: mean accuracy and mean intensification α with their standard errors at each pruning "
         "ratio (Appendix E)."
@@ -358,8 +445,9 @@ def _tradeoff_table(out: Output, alpha, family) -> Table:
     return Table(out, title, title_tex, data, display, notes, number_label="Data of Figure 13")
 
 
-def build_table(output: Output, alpha: pd.DataFrame, families: list[dict]) -> Table:
-    """The :class:`Table` of one planned output (see :func:`recall_distortion.analysis.layout.analysis_plan`)."""
+def build_table(output: Output, alpha: pd.DataFrame, families: list[dict], *, max_collapsed_share: float) -> Table:
+    """The :class:`Table` of one planned output (see :func:`recall_distortion.analysis.layout.analysis_plan`);
+    ``max_collapsed_share`` is the config's ``collapse.max_collapsed_share`` (which cells are marked)."""
     family = next((f for f in families if f["name"] == output.family), None)
     builders = {
         "ratio_tests": _ratio_tests_table,
@@ -368,18 +456,19 @@ def build_table(output: Output, alpha: pd.DataFrame, families: list[dict]) -> Ta
         "tradeoff_table": _tradeoff_table,
     }
     if output.kind in builders:
-        return builders[output.kind](output, alpha, family)
+        return builders[output.kind](output, alpha, family, max_collapsed_share)
     study_builders = {
         "alpha_ci": _alpha_ci_table,
         "dense_accuracy": _dense_accuracy_table,
         "recall_variance": _recall_variance_table,
     }
-    return study_builders[output.kind](output, alpha, families)
+    return study_builders[output.kind](output, alpha, families, max_collapsed_share)
 
 
-def build_tables(alpha: pd.DataFrame, families: list[dict]) -> list[Table]:
+def build_tables(alpha: pd.DataFrame, families: list[dict], *, max_collapsed_share: float) -> list[Table]:
     """Every table of the study's plan, in plan order."""
-    return [build_table(o, alpha, families) for o in layout.analysis_plan(families).tables]
+    plan = layout.analysis_plan(families)
+    return [build_table(o, alpha, families, max_collapsed_share=max_collapsed_share) for o in plan.tables]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -401,10 +490,12 @@ def write_table(table: Table, directory: str | Path) -> list[Path]:
     return paths
 
 
-def write_tables(alpha: pd.DataFrame, families: list[dict], directory: str | Path) -> list[Path]:
+def write_tables(
+    alpha: pd.DataFrame, families: list[dict], directory: str | Path, *, max_collapsed_share: float
+) -> list[Path]:
     """Build and write every table of the study into ``directory`` (``results/<study>/tables``)."""
     paths = []
-    for table in build_tables(alpha, families):
+    for table in build_tables(alpha, families, max_collapsed_share=max_collapsed_share):
         log.info("writing %s", table.output.stem)
         paths += write_table(table, directory)
     return paths
