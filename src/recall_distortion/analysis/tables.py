@@ -294,6 +294,27 @@ def _alpha_ci_table(out: Output, alpha, families) -> Table:
     return Table(out, title, title_tex, data, display, notes)
 
 
+def _with_noise_floor(table: Table, recall: pd.DataFrame, study_cells: list[cells.Cell], analysis: dict) -> Table:
+    """``alpha_ci`` with the noise floor of α beside its observed spread over seeds (:mod:`.noise_floor`):
+    how much of that spread binomial resampling of the test set alone would give."""
+    floor = cells.noise_floor_columns(recall, study_cells, analysis["noise_floor_draws"], analysis["noise_floor_seed"])
+    table.data = pd.concat([table.data.reset_index(drop=True), floor], axis=1)
+
+    def fmt(x):
+        return "n/a" if not np.isfinite(x) else f"{x:.3f}"
+
+    table.display = table.display.assign(
+        **{"SD α": [fmt(x) for x in floor["alpha_sd"]], "SD α, test noise": [fmt(x) for x in floor["alpha_sd_noise"]]}
+    )
+    table.notes.append(
+        f"SD α: spread of α over seeds; SD α, test noise: the spread that redrawing each model's per-class correct "
+        f"counts from binomial(support, recall) alone gives ({analysis['noise_floor_draws']} draws). Every seed is "
+        "tested on the same images, so that noise shifts a cell's mean α rather than widening its spread; at or "
+        "above SD α, one test set cannot resolve differences of α of that size between models."
+    )
+    return table
+
+
 def _dense_accuracy_table(out: Output, alpha, families) -> Table:
     data = dense_accuracy(alpha, layout.study_groups(families))
     display = pd.DataFrame(
@@ -358,8 +379,17 @@ def _tradeoff_table(out: Output, alpha, family) -> Table:
     return Table(out, title, title_tex, data, display, notes, number_label="Data of Figure 13")
 
 
-def build_table(output: Output, alpha: pd.DataFrame, families: list[dict]) -> Table:
-    """The :class:`Table` of one planned output (see :func:`recall_distortion.analysis.layout.analysis_plan`)."""
+def build_table(
+    output: Output, alpha: pd.DataFrame, families: list[dict], recall: pd.DataFrame | None = None,
+    analysis: dict | None = None,
+) -> Table:
+    """The :class:`Table` of one planned output (see :func:`recall_distortion.analysis.layout.analysis_plan`).
+
+    With the ``recall`` table and the config's ``analysis`` block, ``alpha_ci`` gains the noise floor.
+    """
+    if output.kind == "alpha_ci" and recall is not None:
+        table = build_table(output, alpha, families)
+        return _with_noise_floor(table, recall, layout.study_cells(families), analysis)
     family = next((f for f in families if f["name"] == output.family), None)
     builders = {
         "ratio_tests": _ratio_tests_table,
@@ -377,9 +407,9 @@ def build_table(output: Output, alpha: pd.DataFrame, families: list[dict]) -> Ta
     return study_builders[output.kind](output, alpha, families)
 
 
-def build_tables(alpha: pd.DataFrame, families: list[dict]) -> list[Table]:
-    """Every table of the study's plan, in plan order."""
-    return [build_table(o, alpha, families) for o in layout.analysis_plan(families).tables]
+def build_tables(alpha: pd.DataFrame, families: list[dict], recall=None, analysis=None) -> list[Table]:
+    """Every table of the study's plan, in plan order (``recall``, ``analysis``: :func:`build_table`)."""
+    return [build_table(o, alpha, families, recall, analysis) for o in layout.analysis_plan(families).tables]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -401,10 +431,10 @@ def write_table(table: Table, directory: str | Path) -> list[Path]:
     return paths
 
 
-def write_tables(alpha: pd.DataFrame, families: list[dict], directory: str | Path) -> list[Path]:
+def write_tables(alpha: pd.DataFrame, families: list[dict], directory: str | Path, recall=None, analysis=None) -> list[Path]:
     """Build and write every table of the study into ``directory`` (``results/<study>/tables``)."""
     paths = []
-    for table in build_tables(alpha, families):
+    for table in build_tables(alpha, families, recall, analysis):
         log.info("writing %s", table.output.stem)
         paths += write_table(table, directory)
     return paths
