@@ -121,3 +121,8 @@ def group_recall_tables(wildcards, table="recall"):
 def group_prediction_tables(wildcards):
     """Per-group predictions tables (one row per model and test example), in group_recall_tables' order."""
     return group_recall_tables(wildcards, table="predictions")
+
+
+def noise_floor_options():
+    """The config's noise floor of α (draws, seed): the params of the rules that compute it."""
+    return {key: config["analysis"][key] for key in ("noise_floor_draws", "noise_floor_seed")}

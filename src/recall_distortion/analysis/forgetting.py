@@ -273,10 +273,14 @@ def absorption_table(out: Output, analyses: StudyAnalyses, family: dict) -> Tabl
 
 
 def disparity_data(analyses: StudyAnalyses, family: dict) -> pd.DataFrame:
-    """Per cell of the family (columns :data:`DISPARITY_COLUMNS` and ``group_label``): the per-model disparity
-    of :func:`.disparity.disparity_table` averaged over seeds, the dense models' worst-class recall and
-    gap, and :func:`.disparity.rich_get_richer` of the pooled recall changes."""
-    cells = family_cells(family)
+    """:func:`disparity_cells` of the family's cells."""
+    return disparity_cells(analyses, family_cells(family))
+
+
+def disparity_cells(analyses: StudyAnalyses, cells: pd.DataFrame) -> pd.DataFrame:
+    """Per cell of ``cells`` (columns :data:`DISPARITY_COLUMNS` and ``group_label``): the per-model
+    disparity of :func:`.disparity.disparity_table` averaged over seeds, the dense models' worst-class
+    recall and gap, and :func:`.disparity.rich_get_richer` of the pooled recall changes."""
     per_model = analyses.disparity
     pruned = in_cells(per_model[per_model["method"] != DENSE], cells)
     means = pruned.groupby(CELL_KEY, sort=False).agg(

@@ -301,8 +301,10 @@ def _data_section(alpha, families, ci, nan) -> list[str]:
     return lines
 
 
-def build_summary(alpha: pd.DataFrame, families: list[dict], title: str | None = None) -> str:
-    """The findings summary (Markdown) of a study from its alpha table and families."""
+def build_summary(alpha: pd.DataFrame, families: list[dict], title: str | None = None, beyond: list[str] | None = None) -> str:
+    """The findings summary (Markdown) of a study from its alpha table and families; ``beyond``: the lines
+    of the section beyond α (:func:`.forgetting_summary.beyond_alpha`), placed before the list of outputs
+    not produced."""
     study_cells = layout.study_cells(families)
     ci = cells.alpha_ci(alpha, study_cells)
     nan = cells.nan_alpha(alpha, study_cells)
@@ -324,14 +326,17 @@ def build_summary(alpha: pd.DataFrame, families: list[dict], title: str | None =
     lines += ["## Further results", ""]
     lines += _ratio_trend(alpha, families) + [""]
     lines += _recall_variance(alpha, families) + [""]
+    lines += (beyond + [""]) if beyond else []
     lines += ["## Tables and figures not produced", ""]
     lines += [f"- {n}" for n in plan.notes] if plan.notes else ["Every table and figure of the families was produced."]
     return "\n".join(lines) + "\n"
 
 
-def write_summary(alpha: pd.DataFrame, families: list[dict], md_path, html_path=None, title: str | None = None) -> str:
+def write_summary(
+    alpha: pd.DataFrame, families: list[dict], md_path, html_path=None, title: str | None = None, beyond=None
+) -> str:
     """Write summary.md (and its HTML rendering for the report) atomically; returns the Markdown."""
-    text = build_summary(alpha, families, title)
+    text = build_summary(alpha, families, title, beyond)
     write_text(text, md_path)
     if html_path is not None:
         write_text(markdown_to_html(text, title or "Findings"), html_path)
