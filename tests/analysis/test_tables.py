@@ -66,3 +66,21 @@ def test_written_in_four_formats_with_the_paper_number(alpha, tmp_path):
     ci = pd.read_csv(tmp_path / "alpha_ci.csv", keep_default_na=False, na_values=[""])
     assert list(ci.columns) == ["dataset", "model", "method", "ratio", "n", "mean", "ci_low", "ci_high", "mark", "n_nan"]
     assert "**0.0" in (tmp_path / "table11.md").read_text()  # bold: variance up after pruning
+
+
+def test_alpha_ci_gains_the_noise_floor_beside_the_observed_spread():
+    from recall_distortion.analysis import cells
+    from recall_distortion.metrics import alpha_table
+    from tests.analysis.forgetting_cases import FAMILY, hurt_recall
+
+    recall = hurt_recall()
+    alpha = alpha_table(recall)
+    output = next(o for o in layout.analysis_plan([FAMILY]).tables if o.kind == "alpha_ci")
+    plain = tables.build_table(output, alpha, [FAMILY])
+    table = tables.build_table(output, alpha, [FAMILY], recall, {"noise_floor_draws": 40, "noise_floor_seed": 0})
+    floor = cells.noise_floor_columns(recall, layout.study_cells([FAMILY]), 40, 0)
+    pd.testing.assert_frame_equal(table.data[plain.data.columns], plain.data)
+    pd.testing.assert_frame_equal(table.data[cells.NOISE_FLOOR_COLUMNS], floor)
+    assert table.data["alpha_sd"].iloc[0] == pytest.approx(np.std(alpha["alpha"], ddof=1))
+    assert table.display["SD α, test noise"].iloc[0] == f"{floor['alpha_sd_noise'].iloc[0]:.3f}"
+    assert "shifts a cell's mean α" in table.notes[-1]
