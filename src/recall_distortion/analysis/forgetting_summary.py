@@ -60,15 +60,17 @@ def _top_per_group(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[frame.groupby(SERIES_KEY, sort=False)["ratio"].idxmax()]
 
 
-def _pie_lines(analyses: StudyAnalyses, cells: pd.DataFrame) -> list[str]:
-    lines = ["### Pruning-identified exemplars (PIE, Hooker et al. 2019)", ""]
-    rows = in_cells(analyses.pie, cells)
-    if rows.empty:
-        return lines + ["No predictions for these cells: no PIE."]
+def _section(title: str, rows: pd.DataFrame, missing: str, body) -> list[str]:
+    """A ``### title`` subsection: ``body(rows)``, or ``missing`` when the study has no such rows."""
+    return [f"### {title}", ""] + (body(rows) if not rows.empty else [missing])
+
+
+def _pie_lines(rows: pd.DataFrame) -> list[str]:
+    lines = []
     summary = pie_summary(rows)
     usable = summary[summary["n_dense"] > 0]
     if usable.empty:
-        return lines + ["No cell has dense models to compare with: no PIE."]
+        return ["No cell has dense models to compare with: no PIE."]
     low, high = usable.loc[usable["pie_fraction"].idxmin()], usable.loc[usable["pie_fraction"].idxmax()]
     with_pie = usable[usable["n_pie"] > 0]
     mean = {c: float(with_pie[c].mean()) for c in (
@@ -94,16 +96,13 @@ def _pie_lines(analyses: StudyAnalyses, cells: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _class_test_lines(analyses: StudyAnalyses, cells: pd.DataFrame) -> list[str]:
-    lines = ["### Classes pruning hurts or helps (per-class population tests)", ""]
-    tests = in_cells(analyses.class_tests, cells)
-    if tests.empty:
-        return lines + ["No recall rows for these cells."]
+def _class_test_lines(tests: pd.DataFrame) -> list[str]:
+    lines = []
     n_cells = tests.groupby(CELL_KEY).ngroups
     tested = tests[tests["p"].notna()]
     if tested.empty:
         reasons = ", ".join(sorted(set(tests["note"]) - {""}))
-        return lines + [f"No class could be tested in any of the {n_cells} cells ({reasons}): e.g. one seed gives "
+        return [f"No class could be tested in any of the {n_cells} cells ({reasons}): e.g. one seed gives "
                         "populations of one model."]
     hurt, helped = tests[tests["effect"] == HURTS], tests[tests["effect"] == HELPS]
     often = hurt["class"].value_counts().head(TOP)
@@ -123,11 +122,8 @@ def _class_test_lines(analyses: StudyAnalyses, cells: pd.DataFrame) -> list[str]
     return lines
 
 
-def _absorption_lines(analyses: StudyAnalyses, cells: pd.DataFrame) -> list[str]:
-    lines = ["### Where pruning's errors go (confusion change)", ""]
-    absorbed = in_cells(analyses.absorption, cells)
-    if absorbed.empty:
-        return lines + ["No predictions for these cells."]
+def _absorption_lines(absorbed: pd.DataFrame) -> list[str]:
+    lines = []
     lines.append("At each group's highest ratio, the errors pruning adds (mean over classes of the images newly "
                  "predicted as another class) and the classes they land on (share of those errors):")
     lines.append("")
@@ -143,11 +139,8 @@ def _absorption_lines(analyses: StudyAnalyses, cells: pd.DataFrame) -> list[str]
     return lines
 
 
-def _disparity_lines(analyses: StudyAnalyses, cells: pd.DataFrame) -> list[str]:
-    lines = ["### Disparity: worst class, gap, largest drop (Tran et al. 2022)", ""]
-    data = disparity_cells(analyses, cells)
-    if data.empty:
-        return lines + ["No recall rows for these cells."]
+def _disparity_lines(data: pd.DataFrame) -> list[str]:
+    lines = []
     finite = data[np.isfinite(data["rho"])]
     positive = int((finite["rho"] > 0).sum())
     significant = finite[finite["p"] < stats.SIGNIFICANCE]
@@ -206,8 +199,17 @@ def beyond_alpha(recall: pd.DataFrame, predictions: pd.DataFrame, families: list
         "`pie_images_<f>`, `confusion_<f>`, `recall_change_<f>`."
     )
     analyses = StudyAnalyses(recall, predictions)
-    for part in (_pie_lines(analyses, cells), _class_test_lines(analyses, cells), _absorption_lines(analyses, cells),
-                 _disparity_lines(analyses, cells),
-                 _noise_lines(recall, cells, analysis["noise_floor_draws"], analysis["noise_floor_seed"])):
+    no_predictions, no_recall = "No predictions for these cells.", "No recall rows for these cells."
+    for part in (
+        _section("Pruning-identified exemplars (PIE, Hooker et al. 2019)", in_cells(analyses.pie, cells),
+                 no_predictions, _pie_lines),
+        _section("Classes pruning hurts or helps (per-class population tests)", in_cells(analyses.class_tests, cells),
+                 no_recall, _class_test_lines),
+        _section("Where pruning's errors go (confusion change)", in_cells(analyses.absorption, cells), no_predictions,
+                 _absorption_lines),
+        _section("Disparity: worst class, gap, largest drop (Tran et al. 2022)", disparity_cells(analyses, cells),
+                 no_recall, _disparity_lines),
+        _noise_lines(recall, cells, analysis["noise_floor_draws"], analysis["noise_floor_seed"]),
+    ):
         lines += [""] + part
     return lines

@@ -18,6 +18,11 @@ model    per method: 2/6/10 (4/8/12 = UP)  per method: 1/5 (2/6 = UP); 9 if >= 2
 dataset  per method: 3, 7, 11              per method: 3 (ratio tests), 7; 9 if >= 2 methods
 tradeoff 13 (accuracy and alpha vs ratio)  data of Figure 13
 ======== ================================= ================================================
+
+Beyond α (:func:`forgetting_plan`), every family of kind method, model or dataset also gets the tables
+``pie_<f>``, ``class_tests_<f>``, ``absorption_<f>``, ``disparity_<f>`` and the figures
+``pie_images_<f>``, ``confusion_<f>``, ``recall_change_<f>`` (:mod:`.forgetting`), read from the
+predictions and recall tables.
 """
 
 from __future__ import annotations
