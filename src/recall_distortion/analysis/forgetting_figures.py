@@ -110,14 +110,19 @@ def pie_images(pie_rows: pd.DataFrame, images: dict[str, np.ndarray], family: di
             raise ValueError(f"no test images of dataset {dataset!r} given")
         frames.append(pixels(images[dataset], sub["example"]).merge(sub[["example", "panel"]], on="example"))
     data = pd.concat(frames, ignore_index=True)
-    data["panel"] = pd.Categorical(data["panel"], categories=list(grid["panel"]))
+    # one row per class: a class with fewer than per_class PIE is padded with empty, unlabelled panels
+    # (zero-width spaces of different lengths keep the padding levels distinct)
+    panels = []
+    for _, sub in grid.groupby(EXPERIMENT + ["class"], sort=False):
+        panels += list(sub["panel"]) + ["\u200b" * (len(panels) + i + 1) for i in range(per_class - len(sub))]
+    data["panel"] = pd.Categorical(data["panel"], categories=panels)
     rows = grid.groupby(EXPERIMENT + ["class"], sort=False).ngroups
     width, height = 0.6 + 1.45 * per_class, 0.9 + (1.5 if several else 1.35) * rows
     plot = (
         ggplot(data, aes("x", "y", fill="colour"))
         + geom_raster()
         + scale_fill_identity()
-        + facet_wrap("panel", ncol=per_class)
+        + facet_wrap("panel", ncol=per_class, drop=False)
         + coord_equal()
         + labs(title=_wrap(title, width))
         + theme_void(base_size=8)
