@@ -20,4 +20,5 @@ rule all:
     input:
         f"{RESULTS}/recall.parquet",
         f"{RESULTS}/alpha.parquet",
+        f"{RESULTS}/predictions.parquet",
         analysis_targets(),

@@ -95,3 +95,18 @@ def test_a_collapsed_cell_still_counts_in_its_ci():
 def test_an_alpha_table_without_collapse_marks_is_refused():
     with pytest.raises(ValueError, match="mark_collapsed"):
         cells.alpha_ci(make_alpha().drop(columns=["collapsed"]), [MP50], max_collapsed_share=0.0)
+
+
+def test_noise_floor_columns_follow_the_cells_and_note_a_missing_one():
+    from recall_distortion.analysis.noise_floor import noise_floor
+    from tests.analysis.forgetting_cases import hurt_recall
+
+    recall = hurt_recall()
+    wanted = [("digits", "lenet5", "mp", 4.0), ("digits", "lenet5", "mp", 2)]  # the study has no t = 4
+    out = cells.noise_floor_columns(recall, wanted, draws=30, seed=1)
+    floor = noise_floor(recall, draws=30, seed=1).iloc[0]
+    assert list(out.columns) == cells.NOISE_FLOOR_COLUMNS
+    assert np.isnan(out.loc[0, "alpha_sd"]) and out.loc[0, "noise_note"] == "no models in the recall table"
+    assert out.loc[1, ["alpha_sd", "alpha_sd_noise", "alpha_sd_resampled"]].tolist() == pytest.approx(
+        [floor.alpha_sd, floor.alpha_sd_noise, floor.alpha_sd_resampled])
+    assert out["noise_draws"].tolist() == [30, 30]

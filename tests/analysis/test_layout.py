@@ -51,3 +51,17 @@ def test_dataset_comparisons_default_to_consecutive_pairs():
     fam["comparisons"] = [["mnist", "cifar100"]]
     assert comparisons(fam) == [("mnist", "cifar100")]
 
+
+
+def test_families_of_kind_method_model_dataset_get_the_outputs_beyond_alpha(families):
+    from recall_distortion.analysis.layout import forgetting_plan
+
+    by_name = {f["name"]: f for f in families}
+    stems = {o.stem: o.directory for o in forgetting_plan(by_name["sizes"])}
+    assert stems == {"pie_sizes": "tables", "pie_images_sizes": "figures", "class_tests_sizes": "tables",
+                     "confusion_sizes": "figures", "absorption_sizes": "tables", "disparity_sizes": "tables",
+                     "recall_change_sizes": "figures"}
+    assert forgetting_plan(by_name["tradeoff"]) == []
+    out = expected_outputs(families, "results/s")
+    assert {"results/s/tables/pie_methods.tex", "results/s/figures/confusion_tasks.pdf"} <= set(out["forgetting"])
+    assert not any("tradeoff" in f for f in out["forgetting"])

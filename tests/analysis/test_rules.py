@@ -42,7 +42,7 @@ def test_rule_files_flag_only_the_report_file(rules, families):
     assert all(str(f).endswith(".png") for f in figs if is_flagged(f, "report"))
     out = expected_outputs(families, "results/s")
     assert analysis_targets(families, "results/s") == (
-        out["tables"] + [f for fs in out["figures"].values() for f in fs] + out["summary"]
+        out["tables"] + [f for fs in out["figures"].values() for f in fs] + out["summary"] + out["forgetting"]
     )
 
 
@@ -54,3 +54,16 @@ def test_figure_rule_helpers(rules, families):
     assert spec["family"]["name"] == "sizes" and (spec["kind"], spec["number"], spec["method"]) == ("scatter", 8, "up")
     labels = rules.figure_labels(families, SimpleNamespace(figure="figure1_methods"))
     assert labels == {"output": "figure1_methods", "family": "methods"}
+
+
+def test_figure_rule_helpers_beyond_alpha(rules, families):
+    from recall_distortion.analysis.layout import forgetting_figure_outputs
+
+    pattern = re.compile(f"^(?:{rules.figure_pattern(families, forgetting_figure_outputs)})$")
+    assert pattern.match("pie_images_tasks") and pattern.match("recall_change_methods")
+    assert not pattern.match("pie_tasks") and not pattern.match("figure1_methods")
+    spec = rules.figure_spec(families, SimpleNamespace(figure="confusion_sizes"), outputs=forgetting_figure_outputs)
+    assert spec["family"]["name"] == "sizes" and spec["kind"] == "confusion_map"
+    data = rules.pie_image_data(families, SimpleNamespace(figure="pie_images_tasks"))
+    assert [p.split("/")[-1] for p in data] == ["mnist.npz", "cifar10.npz", "cifar100.npz"]
+    assert rules.pie_image_data(families, SimpleNamespace(figure="confusion_tasks")) == []

@@ -110,3 +110,23 @@ def test_a_collapsed_cell_is_marked_in_every_table_and_its_numbers_kept(tmp_path
     md10 = (tmp_path / "table10.md").read_text()
     assert "| ResNet-56 | CIFAR-10 | MP | " in md10 and "CIFAR-10 @ ResNet-56 → MP: collapsed at t = 50" in md10
     assert "| ResNet-56 | CIFAR-10 | GP | " in md10 and md10.count("†") == 3  # MP's accuracy, the rule, the line
+
+
+def test_alpha_ci_gains_the_noise_floor_beside_the_observed_spread():
+    from recall_distortion.analysis import cells
+    from recall_distortion.collapse import mark_collapsed
+    from recall_distortion.metrics import alpha_table
+    from tests.analysis.forgetting_cases import FAMILY, hurt_recall
+
+    recall = hurt_recall()
+    alpha = mark_collapsed(alpha_table(recall), recall)
+    output = next(o for o in layout.analysis_plan([FAMILY]).tables if o.kind == "alpha_ci")
+    plain = tables.build_table(output, alpha, [FAMILY], max_collapsed_share=0.0)
+    table = tables.build_table(output, alpha, [FAMILY], recall, {"noise_floor_draws": 40, "noise_floor_seed": 0},
+                               max_collapsed_share=0.0)
+    floor = cells.noise_floor_columns(recall, layout.study_cells([FAMILY]), 40, 0)
+    pd.testing.assert_frame_equal(table.data[plain.data.columns], plain.data)
+    pd.testing.assert_frame_equal(table.data[cells.NOISE_FLOOR_COLUMNS], floor)
+    assert table.data["alpha_sd"].iloc[0] == pytest.approx(np.std(alpha["alpha"], ddof=1))
+    assert table.display["SD α, test noise"].iloc[0] == f"{floor['alpha_sd_noise'].iloc[0]:.3f}"
+    assert "shifts a cell's mean α" in table.notes[-1]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from recall_distortion.collapse import mark_collapsed
+from recall_distortion.evaluation import PREDICTION_COLUMNS, PREDICTION_DTYPES, recall_from_predictions
 from recall_distortion.metrics import alpha_table
 from recall_distortion.pruning import weights_to_remove
-from recall_distortion.stages.aggregate import aggregate
+from recall_distortion.stages.aggregate import aggregate, aggregate_predictions
 from recall_distortion.stages.data import prepare_data
 from recall_distortion.stages.evaluate import evaluate
 from recall_distortion.stages.files import CheckpointMismatch, load_checkpoint
@@ -91,3 +93,27 @@ def test_aggregate_writes_the_recall_table_and_its_alpha(group, tmp_path):
     recall = pd.read_parquet(tmp_path / "recall.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "alpha.parquet"), mark_collapsed(alpha_table(recall), recall))
     assert recall.equals(recall.sort_values(["dataset", "model", "method", "ratio", "seed", "class"], ignore_index=True))
+
+
+def test_recall_table_equals_what_its_predictions_recompute(group, tmp_path):
+    """The recall table and the predictions table come from one forward pass: recounting the predictions
+    gives back support, recall, precision, F1 and accuracy (Hooker et al.'s per-example record)."""
+    finetuned = [group / "mp" / "finetuned.pt", group / "gp" / "finetuned.pt"]
+    evaluate(group / "digits.npz", group / "dense.pt", finetuned, tmp_path / "g.parquet", tmp_path / "gp.parquet", **JOB)
+    aggregate_predictions([tmp_path / "gp.parquet"], tmp_path / "predictions.parquet")
+    predictions = pd.read_parquet(tmp_path / "predictions.parquet")
+    assert tuple(predictions.columns) == PREDICTION_COLUMNS
+    assert {c: str(t) for c, t in predictions.dtypes.items()} == {c: str(pd.Series(dtype=t).dtype)
+                                                                  for c, t in PREDICTION_DTYPES.items()}
+    # 2 seeds x (dense + 2 methods x 2 ratios) models, each over the whole test split once
+    with np.load(group / "digits.npz") as arrays:
+        labels = arrays["y_test"]
+    assert len(predictions) == 2 * (1 + 2 * len(RATIOS)) * labels.size
+    per_model = predictions.groupby(["method", "ratio", "seed"], observed=True)
+    assert per_model["example"].apply(lambda e: sorted(e) == list(range(labels.size))).all()
+    assert (predictions["label"].to_numpy() == np.tile(labels, 2 * (1 + 2 * len(RATIOS)))).all()
+    assert predictions["p_true"].between(0, 1).all()
+    recall = pd.read_parquet(tmp_path / "g.parquet").sort_values(["dataset", "model", "method", "ratio", "seed", "class"],
+                                                                  ignore_index=True)
+    recounted = recall_from_predictions(predictions)
+    pd.testing.assert_frame_equal(recounted, recall[recounted.columns], check_exact=False, rtol=1e-12)

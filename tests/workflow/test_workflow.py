@@ -9,6 +9,7 @@ import subprocess
 import pandas as pd
 import yaml
 
+from recall_distortion.evaluation import recall_from_predictions
 from tests.snakemake_runs import REPO, SNAKEMAKE, copy_workflow, planned_jobs, snakemake
 
 PIPELINE = ("prepare_data", "train_dense", "prune", "finetune", "evaluate", "aggregate")
@@ -61,6 +62,12 @@ def test_tiny_study_writes_recall_and_alpha_tables(tiny_run):
     assert len(alpha) == 2 * 4 * 2
     assert alpha["alpha"].map(math.isfinite).all()
 
+    # the predictions table: one row per model and test image; recounted, it gives back the recall table
+    predictions = pd.read_parquet(tiny_run / "results/tiny/predictions.parquet")
+    assert len(predictions) == 2 * (1 + 4 * 2) * 360
+    recounted = recall_from_predictions(predictions)
+    pd.testing.assert_frame_equal(recounted, recall[recounted.columns], check_exact=False, rtol=1e-12)
+
 
 def _rerun_copy(tiny_run, tmp_path):
     """A copy of the finished tiny run (outputs and Snakemake's metadata, mtimes kept)."""
@@ -79,7 +86,8 @@ def test_plotting_edit_reruns_only_figures(tiny_run, tmp_path):
     with open(workdir / "src/recall_distortion/analysis/figures.py", "a") as handle:
         handle.write("\n# an edit\n")
     counts = planned_jobs(workdir, "--configfile", "tiny.yaml")
-    assert set(counts) - {"all"} == {"analysis_figures"}
+    # the figures beyond α are saved through figures.py too
+    assert set(counts) - {"all"} == {"analysis_figures", "analysis_forgetting_figures"}
 
 
 def test_pruning_edit_reruns_pruning_and_downstream_not_training(tiny_run, tmp_path):

@@ -5,14 +5,17 @@ include: "analysis_files.smk"
 
 
 rule analysis_tables:
-    """Every table: alpha_ci, Tables 1-11 that the families call for, the data of Figure 13."""
+    """Every table: alpha_ci (with the noise floor of α), Tables 1-11 that the families call for, the data of
+    Figure 13."""
     input:
         alpha=f"{RESULTS}/alpha.parquet",
+        recall=f"{RESULTS}/recall.parquet",
     output:
         rule_files(ANALYSIS_PLAN.tables, RESULTS, "Tables"),
     params:
         families=FAMILIES,
         max_collapsed_share=config["collapse"]["max_collapsed_share"],
+        analysis=noise_floor_options(),
         code=script_code("analysis_tables"),
     log:
         f"{RESULTS}/logs/analysis_tables.log",
@@ -58,6 +61,8 @@ rule analysis_summary:
     """The paper's five conclusions tested on this study, in words with their numbers (section 9)."""
     input:
         alpha=f"{RESULTS}/alpha.parquet",
+        recall=f"{RESULTS}/recall.parquet",
+        predictions=f"{RESULTS}/predictions.parquet",
     output:
         markdown=f"{RESULTS}/summary.md",
         html=report(
@@ -70,6 +75,7 @@ rule analysis_summary:
         families=FAMILIES,
         title=f"Findings of study {config['study']}",
         max_collapsed_share=config["collapse"]["max_collapsed_share"],
+        analysis=noise_floor_options(),
         code=script_code("analysis_summary"),
     log:
         f"{RESULTS}/logs/analysis_summary.log",
@@ -77,3 +83,52 @@ rule analysis_summary:
         ENV
     script:
         "../scripts/analysis_summary.py"
+
+
+rule analysis_forgetting_tables:
+    """Beyond α, per family: PIE, per-class population tests, error absorption and recall disparity
+    (Hooker et al. 2019, Tran et al. 2022), from the predictions and recall tables."""
+    input:
+        recall=f"{RESULTS}/recall.parquet",
+        predictions=f"{RESULTS}/predictions.parquet",
+    output:
+        rule_files(FORGETTING_TABLES, RESULTS, "Beyond α"),
+    params:
+        families=FAMILIES,
+        code=script_code("analysis_forgetting_tables"),
+    log:
+        f"{RESULTS}/logs/analysis_forgetting_tables.log",
+    conda:
+        ENV
+    script:
+        "../scripts/analysis_forgetting_tables.py"
+
+
+rule analysis_forgetting_figures:
+    """One figure beyond α (PNG + PDF): the PIE image grid, the confusion change heatmap or the recall change
+    against dense recall (Tran et al.'s view)."""
+    input:
+        recall=f"{RESULTS}/recall.parquet",
+        predictions=f"{RESULTS}/predictions.parquet",
+        data=partial(pie_image_data, FAMILIES),
+    output:
+        png=report(
+            f"{RESULTS}/figures/{{figure}}.png",
+            caption="../report/forgetting_figures.rst",
+            category="Beyond α",
+            subcategory=partial(figure_family_name, FAMILIES, outputs=forgetting_figure_outputs),
+            labels=partial(figure_labels, FAMILIES, outputs=forgetting_figure_outputs),
+        ),
+        pdf=f"{RESULTS}/figures/{{figure}}.pdf",
+    params:
+        figure=partial(figure_spec, FAMILIES, outputs=forgetting_figure_outputs),
+        per_class=config["analysis"]["pie_images_per_class"],
+        code=script_code("analysis_forgetting_figures"),
+    log:
+        f"{RESULTS}/logs/analysis_forgetting_figures/{{figure}}.log",
+    wildcard_constraints:
+        figure=figure_pattern(FAMILIES, forgetting_figure_outputs),
+    conda:
+        ENV
+    script:
+        "../scripts/analysis_forgetting_figures.py"

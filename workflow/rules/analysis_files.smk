@@ -8,9 +8,12 @@ from recall_distortion.analysis.layout import (
     analysis_plan,
     analysis_targets as _analysis_targets,
     figure_outputs,
+    forgetting_figure_outputs,
 )
 
 ANALYSIS_PLAN = analysis_plan(FAMILIES)
+# Beyond α: the tables (one job) and the figures (one job each) of recall_distortion.analysis.forgetting
+FORGETTING_TABLES = [o for o in ANALYSIS_PLAN.forgetting if o.directory == "tables"]
 
 
 def rule_files(outputs, root, category, caption_dir="../report"):
@@ -33,29 +36,40 @@ def rule_files(outputs, root, category, caption_dir="../report"):
     return files
 
 
-def figure_pattern(families):
-    """Regex matching exactly the planned figure stems (wildcard constraint of the figure rule)."""
-    return "|".join(re.escape(stem) for stem in figure_outputs(families))
+def figure_pattern(families, outputs=figure_outputs):
+    """Regex matching exactly the planned figure stems (wildcard constraint of the figure rule); ``outputs``
+    lists them (``forgetting_figure_outputs`` for the figures beyond α)."""
+    return "|".join(re.escape(stem) for stem in outputs(families))
 
 
-def figure_spec(families, wildcards):
+def figure_spec(families, wildcards, outputs=figure_outputs):
     """Params of the job drawing figure ``wildcards.figure``: its family and what to draw.
 
     Only the figure's own family goes into the params, so editing another family's config does not
     rerun it.
     """
-    family, out = figure_outputs(families)[wildcards.figure]
+    family, out = outputs(families)[wildcards.figure]
     return {"family": family, "kind": out.kind, "number": out.number, "method": out.method}
 
 
-def figure_family_name(families, wildcards):
+def figure_family_name(families, wildcards, outputs=figure_outputs):
     """Report subcategory of a figure: its family's name."""
-    return figure_outputs(families)[wildcards.figure][0]["name"]
+    return outputs(families)[wildcards.figure][0]["name"]
 
 
-def figure_labels(families, wildcards):
+def figure_labels(families, wildcards, outputs=figure_outputs):
     """Report labels of a figure: its file stem and family."""
-    return {"output": wildcards.figure, "family": figure_family_name(families, wildcards)}
+    return {"output": wildcards.figure, "family": figure_family_name(families, wildcards, outputs)}
+
+
+def pie_image_data(families, wildcards):
+    """The prepared data of the family's datasets, whose test images a PIE image grid shows; none for
+    the other figures beyond α."""
+    family, out = forgetting_figure_outputs(families)[wildcards.figure]
+    if out.kind != "pie_images":
+        return []
+    datasets = dict.fromkeys(e["dataset"] for e in family["experiments"])
+    return [f"{RESULTS}/data/{dataset}.npz" for dataset in datasets]
 
 
 # analysis_targets(): every analysis output of the study, for rule all.

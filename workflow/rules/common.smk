@@ -111,8 +111,18 @@ def finetuned_checkpoints(wildcards):
     return [f"{folder}/{method}/finetuned.pt" for method in experiment(wildcards).methods]
 
 
-def group_recall_tables(wildcards):
-    """Per-group recall tables of every (dataset, model, seed group) of the study."""
+def group_recall_tables(wildcards, table="recall"):
+    """Per-group recall (or predictions) tables of every (dataset, model, seed group) of the study."""
     return [
-        f"{group_dir(e.dataset, e.model, group)}/recall.parquet" for e in EXPERIMENTS for group in GROUPS
+        f"{group_dir(e.dataset, e.model, group)}/{table}.parquet" for e in EXPERIMENTS for group in GROUPS
     ]
+
+
+def group_prediction_tables(wildcards):
+    """Per-group predictions tables (one row per model and test example), in group_recall_tables' order."""
+    return group_recall_tables(wildcards, table="predictions")
+
+
+def noise_floor_options():
+    """The config's noise floor of α (draws, seed): the params of the rules that compute it."""
+    return {key: config["analysis"][key] for key in ("noise_floor_draws", "noise_floor_seed")}

@@ -1,4 +1,5 @@
-"""Rule analysis_tables: every table of the study from alpha.parquet (recall_distortion.analysis.tables)."""
+"""Rule analysis_tables: every table of the study from alpha.parquet, alpha_ci with the noise floor of α from
+recall.parquet (recall_distortion.analysis.tables)."""
 
 from pathlib import Path
 
@@ -13,5 +14,7 @@ write_tables(
     pd.read_parquet(snakemake.input.alpha),
     snakemake.params.families,
     Path(snakemake.output[0]).parent,
+    pd.read_parquet(snakemake.input.recall),
+    snakemake.params.analysis,
     max_collapsed_share=snakemake.params.max_collapsed_share,
 )

@@ -18,6 +18,15 @@ What is where:
 - ``figures``     plotnine boxplots, scatter matrices, CI plots and the accuracy/α trade-off (PNG + PDF).
 - ``summary``     the paper's five conclusions (section 9) tested on the study, in words with numbers.
 
+Beyond α, from ``predictions.parquet`` and ``recall.parquet`` (what pruning forgets):
+
+- ``pie``, ``class_tests``, ``confusion``, ``disparity``, ``noise_floor``  the analyses of Hooker et al.
+                  2019 (PIE, per-class Welch tests), the confusion change, Tran et al. 2022's disparity
+                  and the binomial noise floor of α.
+- ``forgetting``  their tables per family (and :class:`~.forgetting.StudyAnalyses`, each computed once).
+- ``forgetting_figures``  the PIE image grid, the confusion-change heatmap, recall change vs dense recall.
+- ``forgetting_summary``  the summary's section "Beyond α: what pruning forgets".
+
 File naming (under ``results/<study>/``; ``<f>`` the family name, ``<p>`` a method such as ``mp``;
 the number is the paper's table/figure number; figures as ``.png`` and ``.pdf`` under ``figures/``,
 tables as ``.csv``, ``.md``, ``.tex`` and ``.html`` under ``tables/``):
@@ -32,6 +41,9 @@ tables as ``.csv``, ``.md``, ``.tex`` and ``.html`` under ``tables/``):
 - kind ``tradeoff``: ``figure13_<f>`` and its data ``tables/figure13_<f>``.
 - every study: ``tables/alpha_ci``, ``tables/table10`` (dense accuracy), ``tables/table11`` (recall
   variance).
+- beyond α, kinds ``method``, ``model``, ``dataset``: ``tables/pie_<f>``, ``tables/class_tests_<f>``,
+  ``tables/absorption_<f>``, ``tables/disparity_<f>``; ``figures/pie_images_<f>``, ``figures/confusion_<f>``,
+  ``figures/recall_change_<f>``.
 
 plus ``summary.md`` (and ``summary.html`` for the Snakemake report). Boxplots, scatter and CI
 figures 1-12 follow the paper's captions: 1/5/9 vary the method, 2/6/10 (MP) and 4/8/12 (UP) the
@@ -41,7 +53,8 @@ the summary says so.
 
 ``alpha_ci.csv`` columns: dataset, model, method, ratio, n, mean, ci_low, ci_high, mark, n_nan, then
 the cell's collapse counts n_models, n_collapsed, accuracy_mean, accuracy_dense_mean, retained_mean,
-collapsed. The test tables' CSVs are long (one row per test, uncorrected and corrected p-values, the
+collapsed; in the workflow also alpha_sd, alpha_sd_noise, alpha_sd_resampled, noise_draws,
+noise_note (the noise floor). The test tables' CSVs are long (one row per test, uncorrected and corrected p-values, the
 Bonferroni multiplier ``bonferroni_factor``, a note and ``collapsed``); see :mod:`.hypotheses`.
 
 Collapse (:mod:`recall_distortion.collapse`, config ``collapse``): the tables and CIs keep every model;

@@ -144,3 +144,30 @@ def nan_alpha(alpha: pd.DataFrame, cells: list[Cell]) -> pd.DataFrame:
     reason = nan["alpha_reason"].fillna("").astype(str).replace("", "no reason given")
     out = nan.assign(alpha_reason=reason).groupby(CELL_KEY + ["alpha_reason"], sort=False).size()
     return out.rename("count").reset_index()[NAN_COLUMNS]
+
+
+NOISE_FLOOR_COLUMNS = ["alpha_sd", "alpha_sd_noise", "alpha_sd_resampled", "noise_draws", "noise_note"]
+
+
+def noise_floor_columns(recall: pd.DataFrame, cells: list[Cell], draws: int, seed: int) -> pd.DataFrame:
+    """The noise floor of α (:mod:`.noise_floor`) next to its observed spread, one row per cell in
+    ``cells``' order: columns to set beside :func:`alpha_ci`'s.
+
+    ``alpha_sd`` is the observed standard deviation of α over seeds, ``alpha_sd_noise`` the spread
+    binomial test-set resampling alone gives one model, ``alpha_sd_resampled`` the spread over seeds
+    with both; ``noise_draws`` the number of redraws (numpy Generator ``seed``), ``noise_note`` why a
+    value is missing. A cell without pruned rows in ``recall`` gets NaN and a note.
+    """
+    from recall_distortion.analysis.noise_floor import noise_floor
+
+    floor = noise_floor(recall, draws=draws, seed=seed)
+    by_cell = {(d, m, p, ratio_key(r)): row for d, m, p, r, row in zip(
+        floor["dataset"], floor["model"], floor["method"], floor["ratio"], floor.itertuples())}
+    out = []
+    for dataset, model, method, ratio in cells:
+        row = by_cell.get((dataset, model, method, ratio_key(ratio)))
+        if row is None:
+            out.append([np.nan, np.nan, np.nan, draws, "no models in the recall table"])
+        else:
+            out.append([row.alpha_sd, row.alpha_sd_noise, row.alpha_sd_resampled, draws, row.note])
+    return pd.DataFrame(out, columns=NOISE_FLOOR_COLUMNS).astype({"noise_draws": "int64"})

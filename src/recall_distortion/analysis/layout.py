@@ -18,6 +18,11 @@ model    per method: 2/6/10 (4/8/12 = UP)  per method: 1/5 (2/6 = UP); 9 if >= 2
 dataset  per method: 3, 7, 11              per method: 3 (ratio tests), 7; 9 if >= 2 methods
 tradeoff 13 (accuracy and alpha vs ratio)  data of Figure 13
 ======== ================================= ================================================
+
+Beyond α (:func:`forgetting_plan`), every family of kind method, model or dataset also gets the tables
+``pie_<f>``, ``class_tests_<f>``, ``absorption_<f>``, ``disparity_<f>`` and the figures
+``pie_images_<f>``, ``confusion_<f>``, ``recall_change_<f>`` (:mod:`.forgetting`), read from the
+predictions and recall tables.
 """
 
 from __future__ import annotations
@@ -53,6 +58,15 @@ CAPTIONS = {
     "ci_plot": "figures.rst",
     "tradeoff": "figures.rst",
     "summary": "summary.rst",
+    # beyond α: what pruning forgets (recall_distortion.analysis.forgetting)
+    "pie_table": "pie.rst",
+    "class_tests": "class_tests.rst",
+    "absorption": "absorption.rst",
+    "disparity": "disparity.rst",
+    # one caption for the three figures, chosen by params.figure.kind as for the paper's figures
+    "pie_images": "forgetting_figures.rst",
+    "confusion_map": "forgetting_figures.rst",
+    "recall_change": "forgetting_figures.rst",
 }
 
 _DATASET_LABELS = {
@@ -136,7 +150,9 @@ class Output:
         return CAPTIONS[self.kind]
 
 
-FIGURE_KINDS = frozenset({"boxplot", "scatter", "ci_plot", "tradeoff"})
+FIGURE_KINDS = frozenset({"boxplot", "scatter", "ci_plot", "tradeoff"}) | {"pie_images", "confusion_map", "recall_change"}
+# Family kinds whose cells the forgetting analyses (PIE, class tests, confusion, disparity) cover.
+FORGETTING_FAMILY_KINDS = ("method", "model", "dataset")
 
 
 @dataclass
@@ -146,9 +162,10 @@ class Plan:
     tables: list[Output] = field(default_factory=list)
     figures: dict[str, list[Output]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    forgetting: list[Output] = field(default_factory=list)  # beyond α: tables and figures (forgetting_plan)
 
     def all_outputs(self) -> list[Output]:
-        return self.tables + [o for outs in self.figures.values() for o in outs]
+        return self.tables + [o for outs in self.figures.values() for o in outs] + self.forgetting
 
 
 def comparisons(family: dict) -> list[tuple[str, str]]:
@@ -275,6 +292,21 @@ def family_plan(family: dict) -> tuple[list[Output], list[Output], list[str]]:
     return tables, figures, notes
 
 
+def forgetting_plan(family: dict) -> list[Output]:
+    """The family's outputs beyond α, read from the predictions and recall tables: PIE (Hooker et al.
+    2019, section 3) as a table and an image grid, per-class population tests, the confusion change as
+    a heatmap and the classes absorbing pruning's errors, and per-class recall disparity (Tran et al.)
+    as a table and a figure. Families of kind method, model and dataset; none for tradeoff."""
+    if family["kind"] not in FORGETTING_FAMILY_KINDS:
+        return []
+    name = family["name"]
+    kinds = {
+        "pie": "pie_table", "pie_images": "pie_images", "class_tests": "class_tests", "confusion": "confusion_map",
+        "absorption": "absorption", "disparity": "disparity", "recall_change": "recall_change",
+    }
+    return [Output(f"{prefix}_{name}", kind, None, name) for prefix, kind in kinds.items()]
+
+
 def analysis_plan(families: list[dict]) -> Plan:
     """All tables and figures of a study: per family, then the study-wide alpha_ci, Tables 10 and 11."""
     plan = Plan()
@@ -283,6 +315,7 @@ def analysis_plan(families: list[dict]) -> Plan:
         plan.tables += tables
         plan.figures[family["name"]] = figures
         plan.notes += notes
+        plan.forgetting += forgetting_plan(family)
     plan.tables += [
         Output("alpha_ci", "alpha_ci", None, None),
         Output("table10", "dense_accuracy", 10, None),
@@ -294,8 +327,8 @@ def analysis_plan(families: list[dict]) -> Plan:
 def expected_outputs(families: list[dict], root: str = "") -> dict:
     """Output files of the analysis, relative to ``root`` (the study's results folder).
 
-    ``{"tables": [...], "figures": {family: [...]}, "summary": [...]}``; tables in csv, md, tex and
-    html, figures in png and pdf.
+    ``{"tables": [...], "figures": {family: [...]}, "summary": [...], "forgetting": [...]}``; tables in
+    csv, md, tex and html, figures in png and pdf; ``forgetting`` the tables and figures beyond α.
     """
     prefix = f"{root.rstrip('/')}/" if root else ""
     plan = analysis_plan(families)
@@ -303,13 +336,23 @@ def expected_outputs(families: list[dict], root: str = "") -> dict:
         "tables": [prefix + f for o in plan.tables for f in o.files],
         "figures": {fam: [prefix + f for o in outs for f in o.files] for fam, outs in plan.figures.items()},
         "summary": [prefix + f for f in SUMMARY_FILES],
+        "forgetting": [prefix + f for o in plan.forgetting for f in o.files],
     }
 
 
 def analysis_targets(families: list[dict], root: str) -> list[str]:
-    """Every analysis output of a study as one list (for ``rule all``): tables, figures, summary."""
+    """Every analysis output of a study as one list (for ``rule all``): tables, figures, summary, beyond α."""
     outputs = expected_outputs(families, root)
-    return outputs["tables"] + [f for files in outputs["figures"].values() for f in files] + outputs["summary"]
+    return (
+        outputs["tables"] + [f for files in outputs["figures"].values() for f in files] + outputs["summary"]
+        + outputs["forgetting"]
+    )
+
+
+def forgetting_figure_outputs(families: list[dict]) -> dict[str, tuple[dict, Output]]:
+    """Every planned figure beyond α by stem: ``{stem: (family, output)}``."""
+    by_name = {f["name"]: f for f in families}
+    return {o.stem: (by_name[o.family], o) for o in analysis_plan(families).forgetting if o.directory == "figures"}
 
 
 def figure_outputs(families: list[dict]) -> dict[str, tuple[dict, Output]]:

@@ -41,6 +41,8 @@ _TEX_ESCAPES = {
     "≥": r"$\geq$",
     "≤": r"$\leq$",
     "≠": r"$\neq$",
+    "ρ": r"$\rho$",
+    "Δ": r"$\Delta$",
 }
 
 

@@ -399,10 +399,12 @@ def _data_section(alpha, families, ci, nan) -> list[str]:
     return lines
 
 
-def build_summary(alpha: pd.DataFrame, families: list[dict], title: str | None = None, *,
-                  max_collapsed_share: float) -> str:
+def build_summary(alpha: pd.DataFrame, families: list[dict], title: str | None = None, beyond: list[str] | None = None,
+                  *, max_collapsed_share: float) -> str:
     """The findings summary (Markdown) of a study from its alpha table and families; no verdict is
-    drawn from a cell where more than ``max_collapsed_share`` of the models collapsed (config ``collapse``)."""
+    drawn from a cell where more than ``max_collapsed_share`` of the models collapsed (config ``collapse``).
+    ``beyond``: the lines of the section beyond α (:func:`.forgetting_summary.beyond_alpha`), placed
+    before the list of outputs not produced."""
     share = max_collapsed_share
     study_cells = layout.study_cells(families)
     ci = cells.alpha_ci(alpha, study_cells, max_collapsed_share=share)
@@ -427,17 +429,18 @@ def build_summary(alpha: pd.DataFrame, families: list[dict], title: str | None =
     lines += ["## Further results", ""]
     lines += _ratio_trend(alpha, families, share) + [""]
     lines += _recall_variance(alpha, families, ci) + [""]
+    lines += (beyond + [""]) if beyond else []
     lines += ["## Tables and figures not produced", ""]
     lines += [f"- {n}" for n in plan.notes] if plan.notes else ["Every table and figure of the families was produced."]
     return "\n".join(lines) + "\n"
 
 
 def write_summary(
-    alpha: pd.DataFrame, families: list[dict], md_path, html_path=None, title: str | None = None, *,
+    alpha: pd.DataFrame, families: list[dict], md_path, html_path=None, title: str | None = None, beyond=None, *,
     max_collapsed_share: float,
 ) -> str:
     """Write summary.md (and its HTML rendering for the report) atomically; returns the Markdown."""
-    text = build_summary(alpha, families, title, max_collapsed_share=max_collapsed_share)
+    text = build_summary(alpha, families, title, beyond, max_collapsed_share=max_collapsed_share)
     write_text(text, md_path)
     if html_path is not None:
         write_text(markdown_to_html(text, title or "Findings"), html_path)

@@ -357,6 +357,27 @@ def _study_state(alpha, families, share: float) -> pd.DataFrame:
     return cells.alpha_ci(alpha, layout.study_cells(families), max_collapsed_share=share)
 
 
+def _with_noise_floor(table: Table, recall: pd.DataFrame, study_cells: list[cells.Cell], analysis: dict) -> Table:
+    """``alpha_ci`` with the noise floor of α beside its observed spread over seeds (:mod:`.noise_floor`):
+    how much of that spread binomial resampling of the test set alone would give."""
+    floor = cells.noise_floor_columns(recall, study_cells, analysis["noise_floor_draws"], analysis["noise_floor_seed"])
+    table.data = pd.concat([table.data.reset_index(drop=True), floor], axis=1)
+
+    def fmt(x):
+        return "n/a" if not np.isfinite(x) else f"{x:.3f}"
+
+    table.display = table.display.assign(
+        **{"SD α": [fmt(x) for x in floor["alpha_sd"]], "SD α, test noise": [fmt(x) for x in floor["alpha_sd_noise"]]}
+    )
+    table.notes.append(
+        f"SD α: spread of α over seeds; SD α, test noise: the spread that redrawing each model's per-class correct "
+        f"counts from binomial(support, recall) alone gives ({analysis['noise_floor_draws']} draws). Every seed is "
+        "tested on the same images, so that noise shifts a cell's mean α rather than widening its spread; at or "
+        "above SD α, one test set cannot resolve differences of α of that size between models."
+    )
+    return table
+
+
 def _dense_accuracy_table(out: Output, alpha, families, share: float) -> Table:
     data = dense_accuracy(alpha, layout.study_groups(families))
     state = _study_state(alpha, families, share)
@@ -445,9 +466,18 @@ def _tradeoff_table(out: Output, alpha, family, share: float) -> Table:
     return Table(out, title, title_tex, data, display, notes, number_label="Data of Figure 13")
 
 
-def build_table(output: Output, alpha: pd.DataFrame, families: list[dict], *, max_collapsed_share: float) -> Table:
+def build_table(
+    output: Output, alpha: pd.DataFrame, families: list[dict], recall: pd.DataFrame | None = None,
+    analysis: dict | None = None, *, max_collapsed_share: float,
+) -> Table:
     """The :class:`Table` of one planned output (see :func:`recall_distortion.analysis.layout.analysis_plan`);
-    ``max_collapsed_share`` is the config's ``collapse.max_collapsed_share`` (which cells are marked)."""
+    ``max_collapsed_share`` is the config's ``collapse.max_collapsed_share`` (which cells are marked).
+
+    With the ``recall`` table and the config's ``analysis`` block, ``alpha_ci`` gains the noise floor.
+    """
+    if output.kind == "alpha_ci" and recall is not None:
+        table = build_table(output, alpha, families, max_collapsed_share=max_collapsed_share)
+        return _with_noise_floor(table, recall, layout.study_cells(families), analysis)
     family = next((f for f in families if f["name"] == output.family), None)
     builders = {
         "ratio_tests": _ratio_tests_table,
@@ -465,10 +495,11 @@ def build_table(output: Output, alpha: pd.DataFrame, families: list[dict], *, ma
     return study_builders[output.kind](output, alpha, families, max_collapsed_share)
 
 
-def build_tables(alpha: pd.DataFrame, families: list[dict], *, max_collapsed_share: float) -> list[Table]:
-    """Every table of the study's plan, in plan order."""
-    plan = layout.analysis_plan(families)
-    return [build_table(o, alpha, families, max_collapsed_share=max_collapsed_share) for o in plan.tables]
+def build_tables(alpha: pd.DataFrame, families: list[dict], recall=None, analysis=None, *,
+                 max_collapsed_share: float) -> list[Table]:
+    """Every table of the study's plan, in plan order (``recall``, ``analysis``: :func:`build_table`)."""
+    return [build_table(o, alpha, families, recall, analysis, max_collapsed_share=max_collapsed_share)
+            for o in layout.analysis_plan(families).tables]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -490,12 +521,11 @@ def write_table(table: Table, directory: str | Path) -> list[Path]:
     return paths
 
 
-def write_tables(
-    alpha: pd.DataFrame, families: list[dict], directory: str | Path, *, max_collapsed_share: float
-) -> list[Path]:
+def write_tables(alpha: pd.DataFrame, families: list[dict], directory: str | Path, recall=None, analysis=None, *,
+                 max_collapsed_share: float) -> list[Path]:
     """Build and write every table of the study into ``directory`` (``results/<study>/tables``)."""
     paths = []
-    for table in build_tables(alpha, families, max_collapsed_share=max_collapsed_share):
+    for table in build_tables(alpha, families, recall, analysis, max_collapsed_share=max_collapsed_share):
         log.info("writing %s", table.output.stem)
         paths += write_table(table, directory)
     return paths
