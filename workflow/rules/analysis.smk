@@ -12,15 +12,15 @@ rule analysis_tables:
         recall=f"{RESULTS}/recall.parquet",
     output:
         rule_files(ANALYSIS_PLAN.tables, RESULTS, "Tables"),
+    log:
+        f"{RESULTS}/logs/analysis_tables.log",
+    conda:
+        ENV
     params:
         families=FAMILIES,
         max_collapsed_share=config["collapse"]["max_collapsed_share"],
         analysis=noise_floor_options(),
         code=script_code("analysis_tables"),
-    log:
-        f"{RESULTS}/logs/analysis_tables.log",
-    conda:
-        ENV
     script:
         "../scripts/analysis_tables.py"
 
@@ -43,16 +43,16 @@ rule analysis_figures:
             labels=partial(figure_labels, FAMILIES),
         ),
         pdf=f"{RESULTS}/figures/{{figure}}.pdf",
-    params:
-        figure=partial(figure_spec, FAMILIES),
-        max_collapsed_share=config["collapse"]["max_collapsed_share"],
-        code=script_code("analysis_figures"),
     log:
         f"{RESULTS}/logs/analysis_figures/{{figure}}.log",
     wildcard_constraints:
         figure=figure_pattern(FAMILIES),
     conda:
         ENV
+    params:
+        figure=partial(figure_spec, FAMILIES),
+        max_collapsed_share=config["collapse"]["max_collapsed_share"],
+        code=script_code("analysis_figures"),
     script:
         "../scripts/analysis_figures.py"
 
@@ -71,16 +71,16 @@ rule analysis_summary:
             category="Summary",
             labels={"output": "summary", "family": "all"},
         ),
+    log:
+        f"{RESULTS}/logs/analysis_summary.log",
+    conda:
+        ENV
     params:
         families=FAMILIES,
         title=f"Findings of study {config['study']}",
         max_collapsed_share=config["collapse"]["max_collapsed_share"],
         analysis=noise_floor_options(),
         code=script_code("analysis_summary"),
-    log:
-        f"{RESULTS}/logs/analysis_summary.log",
-    conda:
-        ENV
     script:
         "../scripts/analysis_summary.py"
 
@@ -93,13 +93,13 @@ rule analysis_forgetting_tables:
         predictions=f"{RESULTS}/predictions.parquet",
     output:
         rule_files(FORGETTING_TABLES, RESULTS, "Beyond α"),
-    params:
-        families=FAMILIES,
-        code=script_code("analysis_forgetting_tables"),
     log:
         f"{RESULTS}/logs/analysis_forgetting_tables.log",
     conda:
         ENV
+    params:
+        families=FAMILIES,
+        code=script_code("analysis_forgetting_tables"),
     script:
         "../scripts/analysis_forgetting_tables.py"
 
@@ -116,19 +116,21 @@ rule analysis_forgetting_figures:
             f"{RESULTS}/figures/{{figure}}.png",
             caption="../report/forgetting_figures.rst",
             category="Beyond α",
-            subcategory=partial(figure_family_name, FAMILIES, outputs=forgetting_figure_outputs),
+            subcategory=partial(
+                figure_family_name, FAMILIES, outputs=forgetting_figure_outputs
+            ),
             labels=partial(figure_labels, FAMILIES, outputs=forgetting_figure_outputs),
         ),
         pdf=f"{RESULTS}/figures/{{figure}}.pdf",
-    params:
-        figure=partial(figure_spec, FAMILIES, outputs=forgetting_figure_outputs),
-        per_class=config["analysis"]["pie_images_per_class"],
-        code=script_code("analysis_forgetting_figures"),
     log:
         f"{RESULTS}/logs/analysis_forgetting_figures/{{figure}}.log",
     wildcard_constraints:
         figure=figure_pattern(FAMILIES, forgetting_figure_outputs),
     conda:
         ENV
+    params:
+        figure=partial(figure_spec, FAMILIES, outputs=forgetting_figure_outputs),
+        per_class=config["analysis"]["pie_images_per_class"],
+        code=script_code("analysis_forgetting_figures"),
     script:
         "../scripts/analysis_forgetting_figures.py"

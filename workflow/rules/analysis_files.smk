@@ -49,7 +49,12 @@ def figure_spec(families, wildcards, outputs=figure_outputs):
     rerun it.
     """
     family, out = outputs(families)[wildcards.figure]
-    return {"family": family, "kind": out.kind, "number": out.number, "method": out.method}
+    return {
+        "family": family,
+        "kind": out.kind,
+        "number": out.number,
+        "method": out.method,
+    }
 
 
 def figure_family_name(families, wildcards, outputs=figure_outputs):
@@ -59,7 +64,10 @@ def figure_family_name(families, wildcards, outputs=figure_outputs):
 
 def figure_labels(families, wildcards, outputs=figure_outputs):
     """Report labels of a figure: its file stem and family."""
-    return {"output": wildcards.figure, "family": figure_family_name(families, wildcards, outputs)}
+    return {
+        "output": wildcards.figure,
+        "family": figure_family_name(families, wildcards, outputs),
+    }
 
 
 def pie_image_data(families, wildcards):
@@ -74,4 +82,3 @@ def pie_image_data(families, wildcards):
 
 # analysis_targets(): every analysis output of the study, for rule all.
 analysis_targets = partial(_analysis_targets, FAMILIES, RESULTS)
-

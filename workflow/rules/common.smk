@@ -58,7 +58,9 @@ def experiment(wildcards):
     for planned in EXPERIMENTS:
         if (planned.dataset, planned.model) == (wildcards.dataset, wildcards.model):
             return planned
-    raise ValueError(f"{wildcards.dataset}/{wildcards.model} is in no family of the config")
+    raise ValueError(
+        f"{wildcards.dataset}/{wildcards.model} is in no family of the config"
+    )
 
 
 def group_dir(dataset="{dataset}", model="{model}", group="{group}"):
@@ -108,13 +110,17 @@ def scoring_gpus(wildcards):
 def finetuned_checkpoints(wildcards):
     """Every method's fine-tuned checkpoints of one (dataset, model, seed group); each names its method."""
     folder = group_dir(wildcards.dataset, wildcards.model, wildcards.group)
-    return [f"{folder}/{method}/finetuned.pt" for method in experiment(wildcards).methods]
+    return [
+        f"{folder}/{method}/finetuned.pt" for method in experiment(wildcards).methods
+    ]
 
 
 def group_recall_tables(wildcards, table="recall"):
     """Per-group recall (or predictions) tables of every (dataset, model, seed group) of the study."""
     return [
-        f"{group_dir(e.dataset, e.model, group)}/{table}.parquet" for e in EXPERIMENTS for group in GROUPS
+        f"{group_dir(e.dataset, e.model, group)}/{table}.parquet"
+        for e in EXPERIMENTS
+        for group in GROUPS
     ]
 
 
@@ -125,4 +131,7 @@ def group_prediction_tables(wildcards):
 
 def noise_floor_options():
     """The config's noise floor of α (draws, seed): the params of the rules that compute it."""
-    return {key: config["analysis"][key] for key in ("noise_floor_draws", "noise_floor_seed")}
+    return {
+        key: config["analysis"][key]
+        for key in ("noise_floor_draws", "noise_floor_seed")
+    }

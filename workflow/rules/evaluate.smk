@@ -8,16 +8,16 @@ rule evaluate:
     output:
         recall=f"{group_dir()}/recall.parquet",
         predictions=f"{group_dir()}/predictions.parquet",
-    params:
-        input_size=model_input_size,
-        code=script_code("evaluate"),
     log:
         f"{RESULTS}/logs/evaluate/{{dataset}}/{{model}}/seeds{{group}}.log",
+    conda:
+        ENV
     threads: 1
     resources:
         gpu=1,
-    conda:
-        ENV
+    params:
+        input_size=model_input_size,
+        code=script_code("evaluate"),
     script:
         "../scripts/evaluate.py"
 
@@ -32,12 +32,12 @@ rule aggregate:
         recall=f"{RESULTS}/recall.parquet",
         alpha=f"{RESULTS}/alpha.parquet",
         predictions=f"{RESULTS}/predictions.parquet",
-    params:
-        collapse={"min_retained": config["collapse"]["min_retained"]},
-        code=script_code("aggregate"),
     log:
         f"{RESULTS}/logs/aggregate.log",
     conda:
         ENV
+    params:
+        collapse={"min_retained": config["collapse"]["min_retained"]},
+        code=script_code("aggregate"),
     script:
         "../scripts/aggregate.py"

@@ -5,18 +5,17 @@ rule prune:
         dense=f"{group_dir()}/dense.pt",
     output:
         f"{group_dir()}/{{method}}/masks.pt",
+    log:
+        f"{RESULTS}/logs/prune/{{dataset}}/{{model}}/seeds{{group}}/{{method}}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        gpu=scoring_gpus,
     params:
         ratios=method_ratios,
         input_size=model_input_size,
         pruning=canonical(config["pruning"]),
         code=script_code("prune"),
-    log:
-        f"{RESULTS}/logs/prune/{{dataset}}/{{model}}/seeds{{group}}/{{method}}.log",
-    threads: 1
-    resources:
-        gpu=scoring_gpus,
-    conda:
-        ENV
     script:
         "../scripts/prune.py"
-

@@ -5,6 +5,13 @@ rule train_dense:
     output:
         checkpoint=f"{group_dir()}/dense.pt",
         log=f"{group_dir()}/dense_log.tsv",
+    log:
+        f"{RESULTS}/logs/train_dense/{{dataset}}/{{model}}/seeds{{group}}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        gpu=1,
     params:
         seeds=group_seeds,
         hparams=train_hparams,
@@ -12,13 +19,6 @@ rule train_dense:
         resume_dir=f"{RESULTS}/.resume",
         code=script_code("train_dense"),
         multi_seed=config["multi_seed"],
-    log:
-        f"{RESULTS}/logs/train_dense/{{dataset}}/{{model}}/seeds{{group}}.log",
-    threads: 1
-    resources:
-        gpu=1,
-    conda:
-        ENV
     script:
         "../scripts/train_dense.py"
 
@@ -32,18 +32,18 @@ rule finetune:
     output:
         checkpoint=f"{group_dir()}/{{method}}/finetuned.pt",
         log=f"{group_dir()}/{{method}}/finetune_log.tsv",
+    log:
+        f"{RESULTS}/logs/finetune/{{dataset}}/{{model}}/seeds{{group}}/{{method}}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        gpu=1,
     params:
         hparams=finetune_hparams,
         input_size=model_input_size,
         resume_dir=f"{RESULTS}/.resume",
         code=script_code("finetune"),
         multi_seed=config["multi_seed"],
-    log:
-        f"{RESULTS}/logs/finetune/{{dataset}}/{{model}}/seeds{{group}}/{{method}}.log",
-    threads: 1
-    resources:
-        gpu=1,
-    conda:
-        ENV
     script:
         "../scripts/finetune.py"
