@@ -85,7 +85,8 @@ def check_study(config: dict) -> None:
             if model not in config["models"]:
                 raise ConfigError(f"{where}.experiments[{j}]: model {model!r} has no hyper-parameters under models.{model}")
             spec = DATASETS[dataset]
-            limit = feasible_ratio_limit(model, spec.num_classes, spec.channels, input_size(config, dataset))
+            limit = feasible_ratio_limit(model, spec.num_classes, spec.channels, input_size(config, dataset),
+                                         config.get("pruning", {}).get("ratio_convention", "exact"))
             too_high = [r for r in family["ratios"] if r > limit]
             if too_high:
                 raise ConfigError(

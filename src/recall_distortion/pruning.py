@@ -23,6 +23,17 @@ compression. Hence k = round(total − total / t) weights are removed, and the a
 up to the rounding of one weight. The largest feasible ratio is total / (total − prunable); a ratio
 above it (e.g. ResNet-20 with 100 classes at 50×: limit ≈ 35.0×) raises ``ValueError``.
 
+Ratio conventions (``RATIO_CONVENTIONS``, the config's ``pruning.ratio_convention``):
+
+- ``exact`` (default): the whole-model ratio above; the achieved ratio is t.
+- ``shrinkbench``: what the authors' ShrinkBench fork does (``pruning/utils.py: fraction_to_keep``,
+  ``strategies/magnitude.py: GlobalMagWeight``). The fraction to keep is computed over the prunable
+  layers' weights AND biases, f = (total / t − nonprunable) / (prunable weights + their biases), but
+  only weights are pruned, keeping round(f × prunable weights) of them. The prunable layers' biases
+  stay, so the achieved ratio is below t: LeNet5 on 32×32 inputs at nominal 50× keeps 383 weights
+  (achieved 42.29×) where ``exact`` keeps 158. For bias-free layers (the ResNets' convolutions) the
+  two coincide.
+
 The gradient g (``loss_gradient``): the gradient of the mean cross-entropy loss over the whole
 training split (or its first ``max_batches`` batches), each batch weighted by its size, with the model
 in eval mode so BatchNorm uses and keeps its running statistics. Two readings of ∇L in section 3:
@@ -117,17 +128,20 @@ def random_score(param, grad, *, weight_decay, generator):
 # ----------------------------------------------------------------------------------------------
 
 
-def prunable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    """(name, weight) of every nn.Conv2d / nn.Linear except ``model.classifier``, in model order."""
+RATIO_CONVENTIONS = ("exact", "shrinkbench")  # how a nominal ratio t becomes k (module docstring)
+
+
+def _prunable_layers(model: nn.Module) -> list[nn.Module]:
+    """Every nn.Conv2d / nn.Linear except ``model.classifier`` (the last layer, never pruned)."""
     classifier = getattr(model, "classifier", None)
     if not isinstance(classifier, nn.Linear):
         raise TypeError("model must expose its last nn.Linear as .classifier (see models.build_model)")
-    excluded = classifier.weight
-    prunable_ids = {
-        id(m.weight)
-        for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear)) and m.weight is not excluded
-    }
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)) and m is not classifier]
+
+
+def prunable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """(name, weight) of every nn.Conv2d / nn.Linear except ``model.classifier``, in model order."""
+    prunable_ids = {id(m.weight) for m in _prunable_layers(model)}
     return [(name, p) for name, p in model.named_parameters() if id(p) in prunable_ids]
 
 
@@ -141,20 +155,49 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     return total, nonzero
 
 
-def weights_to_remove(total: int, ratio: float) -> int:
-    """k = round(total − total / t): weights to remove so that total / (total − k) ≈ t."""
-    return int(round(total - total / ratio))
-
-
-def max_ratio(model: nn.Module) -> float:
-    """Largest feasible ratio: total / (total − prunable), i.e. every prunable weight removed."""
+def _sizes(model: nn.Module) -> tuple[int, int, int]:
+    """(total parameters, prunable weights, biases of the prunable layers)."""
     total = sum(p.numel() for p in model.parameters())
     prunable = sum(p.numel() for _, p in prunable_parameters(model))
-    return total / (total - prunable)
+    biases = sum(m.bias.numel() for m in _prunable_layers(model) if m.bias is not None)
+    return total, prunable, biases
+
+
+def _check_convention(convention: str) -> None:
+    if convention not in RATIO_CONVENTIONS:
+        raise ValueError(f"ratio_convention must be one of {list(RATIO_CONVENTIONS)}, got {convention!r}")
+
+
+def weights_to_remove(
+    total: int, ratio: float, convention: str = "exact", *, prunable: int = 0, prunable_biases: int = 0
+) -> int:
+    """k, the weights to remove for nominal ratio t (section 4; conventions in the module docstring).
+
+    ``exact``: k = round(total − total / t), so that total / (total − k) ≈ t. ``shrinkbench``: keep
+    round(f × prunable) weights, f = (total / t − nonprunable) / (prunable + prunable_biases) with
+    nonprunable = total − prunable − prunable_biases; ``prunable`` counts the prunable weights and
+    ``prunable_biases`` the biases of their layers.
+    """
+    _check_convention(convention)
+    if convention == "exact":
+        return int(round(total - total / ratio))
+    nonprunable = total - prunable - prunable_biases
+    fraction = (total / ratio - nonprunable) / (prunable + prunable_biases)
+    return prunable - int(round(fraction * prunable))
+
+
+def max_ratio(model: nn.Module, convention: str = "exact") -> float:
+    """Largest feasible nominal ratio: every prunable weight removed (with ``shrinkbench``, whose
+    fraction counts the prunable layers' biases as prunable, the limit is total / nonprunable)."""
+    _check_convention(convention)
+    total, prunable, biases = _sizes(model)
+    return total / (total - prunable - (biases if convention == "shrinkbench" else 0))
 
 
 @functools.lru_cache(maxsize=None)
-def feasible_ratio_limit(model_name: str, num_classes: int, in_channels: int, input_size: int) -> float:
+def feasible_ratio_limit(
+    model_name: str, num_classes: int, in_channels: int, input_size: int, convention: str = "exact"
+) -> float:
     """``max_ratio`` of ``models.build_model(...)``, for validating a workflow config.
 
     The model is built on the meta device: no memory, no draw from torch's global RNG.
@@ -163,14 +206,13 @@ def feasible_ratio_limit(model_name: str, num_classes: int, in_channels: int, in
 
     with torch.device("meta"):
         model = build_model(model_name, num_classes, in_channels, input_size)
-    return max_ratio(model)
+    return max_ratio(model, convention)
 
 
-def check_ratio(model: nn.Module, ratio: float) -> int:
-    """Validate a target ratio for ``model`` and return k, the number of weights to remove."""
-    limit = max_ratio(model)
-    total = sum(p.numel() for p in model.parameters())
-    prunable = sum(p.numel() for _, p in prunable_parameters(model))
+def check_ratio(model: nn.Module, ratio: float, convention: str = "exact") -> int:
+    """Validate a nominal ratio for ``model`` and return k, the number of weights to remove."""
+    limit = max_ratio(model, convention)
+    total, prunable, biases = _sizes(model)
     try:
         ratio = float(ratio)
     except (TypeError, ValueError):
@@ -180,7 +222,7 @@ def check_ratio(model: nn.Module, ratio: float) -> int:
             f"pruning ratio must be a finite number > 1 (got {ratio!r}); "
             f"the largest feasible ratio for this model is {limit:.4g}"
         )
-    k = weights_to_remove(total, ratio)
+    k = weights_to_remove(total, ratio, convention, prunable=prunable, prunable_biases=biases)
     if k > prunable:
         raise ValueError(
             f"pruning ratio {ratio:g} needs {k} of {total} parameters removed but only {prunable} "
@@ -299,16 +341,18 @@ def prune_masks(
     gradient: Mapping[str, torch.Tensor] | None = None,
     weight_decay: float = 0.0,
     seed: int = 0,
+    ratio_convention: str = "exact",
 ) -> dict[float, Masks]:
     """{ratio: {param name: bool mask (True = kept), on the CPU}} for the prunable weights.
 
     Scores are computed once from the (dense) model and ranked by one stable sort (ties: lower flat
-    index first); for ratio t exactly k = round(total − total/t) lowest-scored weights are removed.
+    index first); for ratio t the k lowest-scored weights are removed, k from ``check_ratio`` under
+    ``ratio_convention`` (exact: k = round(total − total/t)).
     ``gradient`` ({name: g}, from ``loss_gradient``) is required by GP/UP; ``weight_decay`` is UP's ε;
     ``seed`` seeds RP's generator.
     """
     ratios = [float(r) for r in ratios]
-    ks = {r: check_ratio(model, r) for r in ratios}  # validate all before any work
+    ks = {r: check_ratio(model, r, ratio_convention) for r in ratios}  # validate all before any work
     prunable, scores = compute_scores(model, method, gradient=gradient, weight_decay=weight_decay, seed=seed)
     order = torch.sort(scores, stable=True).indices
     sizes = [p.numel() for _, p in prunable]
@@ -326,6 +370,7 @@ def prune_masks(
 __all__ = [
     "METHODS",
     "PruningMethod",
+    "RATIO_CONVENTIONS",
     "check_ratio",
     "compute_scores",
     "count_parameters",

@@ -14,7 +14,7 @@ from recall_distortion.stages.files import load_checkpoint, load_splits_as_tenso
 
 def prune(
     data, dense, output, *, dataset: str, model: str, method: str, ratios: list[float], input_size: int,
-    gradient_batches: int | None = None, gradient_includes_weight_decay: bool = False,
+    gradient_batches: int | None = None, gradient_includes_weight_decay: bool = False, ratio_convention: str = "exact",
 ) -> None:
     """Write ``output`` = {"dataset", "model", "input_size", "method", "ratios", "weight_decay",
     "seeds": {seed: {ratio: {param: bool mask}}}}.
@@ -23,7 +23,9 @@ def prune(
     epsilon is the weight decay stored with the dense checkpoint, i.e. the one the model was trained
     with. GP/UP need the training-loss gradient and claim a GPU; MP and RP stay on the CPU. GP and UP
     each compute the same gradient (one pass over the training split, small next to training): one
-    job per method keeps an added method from rerunning the others.
+    job per method keeps an added method from rerunning the others. ``ratio_convention`` turns each
+    nominal ratio into a number of weights (``pruning.weights_to_remove``); the evaluate stage records
+    the achieved ratio from the pruned model's nonzero parameters.
     """
     checkpoint = load_checkpoint(dense, dataset=dataset, model=model, input_size=input_size)
     weight_decay = float(checkpoint["hparams"].get("weight_decay", 0.0))
@@ -41,7 +43,8 @@ def prune(
                     net, x, y, batch_size=checkpoint["hparams"]["batch_size"], max_batches=gradient_batches,
                     include_weight_decay=gradient_includes_weight_decay, weight_decay=weight_decay,
                 )
-            per_ratio = prune_masks(net, method, ratios, gradient=gradient, weight_decay=weight_decay, seed=seed)
+            per_ratio = prune_masks(net, method, ratios, gradient=gradient, weight_decay=weight_decay, seed=seed,
+                                   ratio_convention=ratio_convention)
             masks[seed] = {ratio: {name: mask.cpu() for name, mask in by_name.items()} for ratio, by_name in per_ratio.items()}
     save_torch({"dataset": dataset, "model": model, "input_size": input_size, "method": method, "ratios": list(ratios),
                 "weight_decay": weight_decay, "seeds": masks}, output)
