@@ -1,10 +1,11 @@
-"""Architectures of section 6.1: LeNet5 and the CIFAR ResNets of He et al. (2016)."""
+"""Architectures of section 6.1: LeNet5 and the CIFAR ResNets of He et al. (2016); LeNet-300-100."""
 
 import pytest
 import torch
 from torch import nn
 
 from recall_distortion.models import MODELS, build_model, register_model
+from recall_distortion.pruning import feasible_ratio_limit, max_ratio
 
 RESNET_PARAMS_10 = {  # He et al. 2016 / akamaster's table, option-A shortcuts, BN params counted
     "resnet20": 269_722,
@@ -20,7 +21,7 @@ def n_params(model: nn.Module) -> int:
 
 
 def test_registry_names():
-    assert set(MODELS) == {"lenet5", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"}
+    assert set(MODELS) == {"lenet5", "lenet300100", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"}
 
 
 @pytest.mark.parametrize("name", sorted(RESNET_PARAMS_10))
@@ -57,6 +58,18 @@ def test_lenet_parameter_counts():
     assert n_params(build_model("lenet5", 10, 3, 32)) == lenet_params_by_hand(3, 10, 5) == 62_006
 
 
+def test_lenet300100_parameter_count_and_ratio_cap():
+    # 8x8 digits, 10 classes: fc1 64*300 + 300, fc2 300*100 + 100, classifier 100*10 + 10
+    model = build_model("lenet300100", 10, 1, 8)
+    assert n_params(model) == 19_500 + 30_100 + 1_010 == 50_610
+    # not prunable (section 3): the classifier (1,010) and the biases of fc1 and fc2 (400)
+    assert max_ratio(model) == pytest.approx(50_610 / 1_410) == pytest.approx(35.894, abs=1e-3)
+    assert feasible_ratio_limit("lenet300100", 10, 1, 8) == pytest.approx(50_610 / 1_410)
+    # 28x28 MNIST: the classic 266,610 parameters (Frankle & Carbin 2019, 266k)
+    assert n_params(build_model("lenet300100", 10, 1, 28)) == 784 * 300 + 300 + 30_100 + 1_010 == 266_610
+    assert model(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+
+
 @pytest.mark.parametrize("in_channels,size", [(1, 28), (3, 32), (1, 32), (3, 28), (1, 16), (3, 17)])
 def test_lenet_forward_shapes(in_channels, size):
     model = build_model("lenet5", 7, in_channels, size)
@@ -80,7 +93,7 @@ def test_resnet_other_inputs():
     assert build_model("resnet20", 10, 1, 28)(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 
 
-@pytest.mark.parametrize("name,args", [("lenet5", (10, 1, 28)), ("resnet20", (10, 3, 32))])
+@pytest.mark.parametrize("name,args", [("lenet5", (10, 1, 28)), ("resnet20", (10, 3, 32)), ("lenet300100", (10, 1, 8))])
 def test_classifier_is_last_linear(name, args):
     model = build_model(name, *args)
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]

@@ -12,6 +12,7 @@ from recall_distortion.masks import apply_masks
 from recall_distortion.models import build_model
 from recall_distortion.pruning import (
     METHODS,
+    check_ratio,
     compute_scores,
     count_parameters,
     feasible_ratio_limit,
@@ -185,6 +186,29 @@ def test_ratio_errors_name_the_largest_feasible_ratio():
         prune_masks(resnet, "mp", [50])
     assert feasible_ratio_limit("resnet20", 100, 3, 32) == pytest.approx(275_572 / 7_876)
     assert feasible_ratio_limit("lenet5", 10, 1, 28) == pytest.approx(44_426 / 1_076)
+
+
+def test_shrinkbench_convention_by_hand():
+    # LeNet5, 32x32, 10 classes: 61,706 parameters; prunable weights 150 + 2,400 + 48,000 + 10,080 = 60,630;
+    # their layers' biases 6 + 16 + 120 + 84 = 226; classifier 840 + 10 = 850.
+    lenet = build_model("lenet5", 10, 1, 32)
+    assert count_parameters(lenet)[0] == 61_706
+    # exact (section 4): keep 61,706 / 50 = 1,234.12 -> 1,234 parameters, i.e. 1,234 - 850 - 226 = 158 weights
+    assert check_ratio(lenet, 50) == weights_to_remove(61_706, 50) == 60_630 - 158
+    # ShrinkBench: f = (1,234.12 - 850) / (60,630 + 226) = 0.0063120; keep 0.0063120 * 60,630 = 382.69 -> 383
+    assert check_ratio(lenet, 50, "shrinkbench") == 60_630 - 383
+    assert weights_to_remove(61_706, 50, "shrinkbench", prunable=60_630, prunable_biases=226) == 60_630 - 383
+    assert 61_706 / (850 + 226 + 383) == pytest.approx(42.2933, abs=1e-4)  # the achieved ratio
+    masks = prune_masks(lenet, "mp", [50], ratio_convention="shrinkbench")[50.0]
+    assert int(flat_keep(masks).sum()) == 383
+    # the nominal limit: every weight gone leaves 850 parameters under ShrinkBench's count, 1,076 under exact
+    assert max_ratio(lenet, "shrinkbench") == pytest.approx(61_706 / 850)
+    assert max_ratio(lenet) == pytest.approx(61_706 / 1_076)
+    # bias-free convolutions (ResNets): the two conventions agree
+    resnet = build_model("resnet20", 10, 3, 32)
+    assert [check_ratio(resnet, t, "shrinkbench") for t in RATIOS] == [check_ratio(resnet, t) for t in RATIOS]
+    with pytest.raises(ValueError, match="ratio_convention must be one of"):
+        check_ratio(lenet, 2, "shrinkbnch")
 
 
 def test_ties_prune_lowest_flat_index_first():

@@ -52,6 +52,15 @@ def test_prune_writes_self_describing_masks_with_the_exact_count(group):
         assert pruned == weights_to_remove(total, ratio)  # section 4: t = total / (total - k)
 
 
+def test_prune_applies_the_shrinkbench_convention(group, tmp_path):
+    # LeNet5 at 16 px: 1 x 1 feature map; weights 150 + 2,400 + 1,920 + 10,080 = 14,550, their biases 226,
+    # classifier 850, total 15,626. At 4x ShrinkBench keeps round(14,550 * (3,906.5 - 850) / 14,776) = 3,010.
+    prune(group / "digits.npz", group / "dense.pt", tmp_path / "masks.pt", method="mp", ratios=[4.0],
+          ratio_convention="shrinkbench", **JOB)
+    masks = load_checkpoint(tmp_path / "masks.pt", **JOB, method="mp")["seeds"][0][4.0]
+    assert sum(int(mask.sum()) for mask in masks.values()) == 3_010
+
+
 def test_a_checkpoint_for_another_input_size_is_refused(group, tmp_path):
     with pytest.raises(CheckpointMismatch, match=r"input_size 16 \(expected 32\)"):
         prune(group / "digits.npz", group / "dense.pt", tmp_path / "masks.pt", dataset="digits", model="lenet5",

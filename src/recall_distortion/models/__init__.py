@@ -1,4 +1,5 @@
-"""Registry of architectures (paper section 6.1: LeNet5 and the CIFAR ResNet-{20,32,44,56,110}).
+"""Registry of architectures (paper section 6.1: LeNet5 and the CIFAR ResNet-{20,32,44,56,110}; and
+LeNet-300-100, the default study's model on 8x8 digits).
 
 ``MODELS`` maps a model name to a builder ``fn(num_classes, in_channels, input_size) -> nn.Module``.
 Adding an architecture is one function decorated with ``@register_model("name")`` in a module that
@@ -52,6 +53,7 @@ def build_model(name: str, num_classes: int, in_channels: int = 1, input_size: i
 # The architecture modules register themselves on import; they import ``register_model`` from this
 # (already partially initialised) package, so these imports must stay below the registry.
 from recall_distortion.models import lenet as lenet  # noqa: E402
+from recall_distortion.models import mlp as mlp  # noqa: E402
 from recall_distortion.models import resnet_cifar as resnet_cifar  # noqa: E402
 
 __all__ = ["MODELS", "ModelBuilder", "build_model", "register_model"]
