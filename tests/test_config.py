@@ -42,16 +42,16 @@ def test_unknown_key_is_named(config):
     config["familes"] = []
     assert "'familes' was unexpected" in rejected(config)
     del config["familes"]
-    config["models"]["lenet5"]["train"]["learning_rate"] = 0.1
+    config["models"]["lenet300100"]["train"]["learning_rate"] = 0.1
     message = rejected(config)
-    assert "models.lenet5.train" in message and "'learning_rate' was unexpected" in message
+    assert "models.lenet300100.train" in message and "'learning_rate' was unexpected" in message
 
 
 @pytest.mark.parametrize(
     "kind, key, value, valid",
     [
         ("dataset", "experiments", [{"dataset": "cifar11", "model": "lenet5"}], "cifar10, cifar100, digits, fashion_mnist, mnist"),
-        ("model", "experiments", [{"dataset": "digits", "model": "resnet21"}], "lenet5, resnet110, resnet20"),
+        ("model", "experiments", [{"dataset": "digits", "model": "resnet21"}], "lenet300100, lenet5, resnet110, resnet20"),
         ("method", "methods", ["mp", "snip"], "gp, mp, rp, up"),
     ],
 )
@@ -67,10 +67,26 @@ def test_ratio_at_most_one_is_rejected(config):
 
 
 def test_infeasible_ratio_names_the_largest_feasible(config):
-    # LeNet5 at 32 px: 61,706 parameters, 1,076 of them (classifier, biases) unprunable -> 57.35x
-    config["families"][0]["ratios"] = [2, 60]
+    # LeNet-300-100 on 8x8 digits: 50,610 parameters, 1,410 of them (classifier, biases) unprunable -> 35.89x
+    config["families"][0]["ratios"] = [2, 50]
     message = rejected(config)
-    assert "[60]" in message and "largest feasible ratio is 57.35" in message
+    assert "[50]" in message and "largest feasible ratio is 35.89" in message
+
+
+def test_the_ratio_limit_follows_the_ratio_convention(config):
+    # LeNet5 at 32 px: 61,706 parameters; exact leaves the classifier and all biases (1,076): 57.35x;
+    # ShrinkBench counts the prunable layers' biases (226) as prunable, leaving 850: 72.60x
+    config["datasets"]["digits"]["input_size"] = 32
+    config["models"]["lenet5"] = config["models"].pop("lenet300100")
+    config["families"][0]["experiments"] = [{"dataset": "digits", "model": "lenet5"}]
+    config["families"][0]["ratios"] = [2, 60]
+    assert "largest feasible ratio is 57.35" in rejected(copy.deepcopy(config))
+    config["pruning"]["ratio_convention"] = "shrinkbench"
+    check_config(config, SCHEMA)
+    config["families"][0]["ratios"] = [2, 73]
+    assert "largest feasible ratio is 72.60" in rejected(config)
+    config["pruning"]["ratio_convention"] = "nominal"
+    assert "pruning.ratio_convention: 'nominal' is not one of ['exact', 'shrinkbench']" in rejected(config)
 
 
 @pytest.mark.parametrize("seeds, problem", [(-3, "less than the minimum of 1"), (2.5, "is not of type 'integer'"), ("30", "is not of type 'integer'")])
@@ -87,8 +103,8 @@ def test_empty_lists_are_rejected(config, key):
 
 
 def test_wrong_types_are_named(config):
-    config["models"]["lenet5"]["finetune"]["epochs"] = "three"
-    assert "models.lenet5.finetune.epochs: 'three' is not of type 'integer'" in rejected(config)
+    config["models"]["lenet300100"]["finetune"]["epochs"] = "three"
+    assert "models.lenet300100.finetune.epochs: 'three' is not of type 'integer'" in rejected(config)
 
 
 def test_model_without_hyperparameters(config):
@@ -105,6 +121,7 @@ def test_seed_groups_are_aligned_so_added_seeds_form_new_groups():
 
 def test_every_dataset_of_a_family_gets_the_schemas_defaults(config):
     config["datasets"] = {"digits": {"input_size": 32}}
+    config["models"]["lenet5"] = config["models"]["lenet300100"]
     config["families"].append({"name": "fashion", "kind": "method", "methods": ["mp"], "ratios": [2],
                                "experiments": [{"dataset": "fashion_mnist", "model": "lenet5"}]})
     check_config(config)
@@ -114,9 +131,9 @@ def test_every_dataset_of_a_family_gets_the_schemas_defaults(config):
 
 def test_families_share_experiments_and_take_the_union_of_ratios(config):
     config["families"].append(
-        {"name": "low", "kind": "tradeoff", "experiments": [{"dataset": "digits", "model": "lenet5"}],
+        {"name": "low", "kind": "tradeoff", "experiments": [{"dataset": "digits", "model": "lenet300100"}],
          "methods": ["mp"], "ratios": [2, 6, 8]}
     )
     (plan,) = experiments(config)
-    assert plan.ratios["mp"] == (2.0, 4.0, 6.0, 8.0, 10.0, 20.0, 50.0)
-    assert plan.ratios["gp"] == (2.0, 4.0, 10.0, 20.0, 50.0)
+    assert plan.ratios["mp"] == (2.0, 4.0, 6.0, 8.0, 10.0, 20.0, 30.0)
+    assert plan.ratios["gp"] == (2.0, 4.0, 10.0, 20.0, 30.0)
