@@ -13,8 +13,8 @@ and int labels for the official train and test splits.
   127.5 -> 128; 0 -> 0 and 16 -> 255). It has no official test split, so a fixed stratified split with
   test fraction 0.2 (360 images) and seed :data:`DIGITS_TEST_SEED` is used; it does not depend on
   ``split_seed``. Validation then comes out of the remaining 1,437 training images as for every dataset.
-  The model sees the images resized to the config's ``datasets.<name>.input_size`` (32 px for digits
-  in the default config; LeNet5 needs at least 16 px), see
+  The model sees the images resized to the config's ``datasets.<name>.input_size`` (native 8 px for
+  digits in the default config, with LeNet-300-100; LeNet5 needs at least 16 px), see
   :func:`~recall_distortion.data.tensors.to_float_tensor`.
 * ``mnist`` / ``fashion_mnist`` -- the four IDX files of LeCun et al. / Xiao et al., read by
   :func:`~recall_distortion.data.formats.read_idx` and checked for matching sizes and label ranges.

@@ -29,9 +29,8 @@ def to_float_tensor(x_uint8, spec: DatasetSpec | str, input_size: int | None = N
 
     ``input_size`` is the config's ``datasets.<name>.input_size`` (the stored size when unset). The 8x8
     ``digits`` must be upsampled for LeNet5: its two 5x5 convolutions, each followed by 2x2 pooling,
-    need at least 16 pixels (16 -> 12 -> 6 -> 2 -> 1). The default config feeds them at 32x32, LeNet-5's
-    original input size, where the unprunable classifier and biases still allow the study's ratios
-    (config/config.yaml says why 28 px is too small for a 50x ratio).
+    need at least 16 pixels (16 -> 12 -> 6 -> 2 -> 1). The default config feeds them at their native
+    8x8 to LeNet-300-100, which needs no upsampling (config/config.yaml says why).
     """
     import torch
     import torch.nn.functional as F
