@@ -50,7 +50,10 @@ def run_pipeline(
     conventions=("exact",), dense: Path | None = None,
 ) -> dict[str, pd.DataFrame]:
     """{convention: recall table} of ``model`` on ``dataset``, trained once per seed, then pruned with
-    ``methods`` ({method: ratios}) under each ratio convention and fine-tuned from the same dense models."""
+    ``methods`` ({method: ratios}) under each ratio convention and fine-tuned from the same dense models.
+
+    Each convention keeps its checkpoints and resume files in its own folder of ``scratch``, so runs
+    for different conventions can share one scratch folder (and its dense models) side by side."""
     size = input_size(config, dataset)
     job = dict(dataset=dataset, model=model, input_size=size)
     hparams = config["models"][model]
@@ -70,7 +73,7 @@ def run_pipeline(
             prune(data, dense, folder / "masks.pt", method=method, ratios=list(ratios), ratio_convention=convention,
                   **pruning, **job)
             finetune(data, dense, folder / "masks.pt", folder / "finetuned.pt", folder / "log.tsv", method=method,
-                     hparams=hparams["finetune"], resume_dir=scratch / ".resume", code="design", **job)
+                     hparams=hparams["finetune"], resume_dir=scratch / convention / ".resume", code="design", **job)
             finetuned.append(folder / "finetuned.pt")
         evaluate(data, dense, finetuned, scratch / convention / f"{model}-recall.parquet", **job)
         tables[convention] = pd.read_parquet(scratch / convention / f"{model}-recall.parquet")

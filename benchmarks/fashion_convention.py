@@ -30,7 +30,9 @@ RATIO = 50.0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--scratch", default=None, help="keep checkpoints here (default: a temporary folder)")
+    parser.add_argument("--conventions", nargs="+", default=list(RATIO_CONVENTIONS), choices=RATIO_CONVENTIONS)
+    parser.add_argument("--scratch", default=None, help="keep checkpoints here (default: a temporary folder); "
+                        "runs for different --conventions may share it and run side by side once its dense models exist")
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = load_config(REPO / "config" / "paper.yaml")
@@ -38,7 +40,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fashion-convention-") as tmp:
         scratch = Path(args.scratch or tmp)
         scratch.mkdir(parents=True, exist_ok=True)
-        tables = run_pipeline(config, "fashion_mnist", "lenet5", {"mp": [RATIO]}, args.seeds, scratch, RATIO_CONVENTIONS)
+        tables = run_pipeline(config, "fashion_mnist", "lenet5", {"mp": [RATIO]}, args.seeds, scratch, args.conventions)
     rows = []
     for convention, recall in tables.items():
         alpha = alpha_table(recall)
