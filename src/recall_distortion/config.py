@@ -26,7 +26,7 @@ ITERATIVE, STRUCTURED = "iterative", "structured"
 class Experiment:
     """One (dataset, model) pair trained with ``seeds`` seeds and pruned one-shot with ``ratios[method]``;
     ``iterative``: its LTH chain {levels, rate, rewind, hparams} or None; ``structured``: {criterion:
-    sorted ratio labels} (Appendix H)."""
+    {"ratios": sorted ratio labels, "score_batches", "score_batch_size"}} (Appendix H)."""
 
     dataset: str
     model: str
@@ -167,23 +167,35 @@ def experiments(config: dict) -> list[Experiment]:
     with_derived_families(config)
     plan: dict[tuple[str, str], dict[str, set]] = {}
     chains: dict[tuple[str, str], dict] = {}
-    channels: dict[tuple[str, str], dict[str, set]] = {}
+    channels: dict[tuple[str, str], dict[str, dict]] = {}
     for family in config["families"]:
         for experiment in family["experiments"]:
             pair = (experiment["dataset"], experiment["model"])
             methods = plan.setdefault(pair, {})
             if family["kind"] == ITERATIVE:
                 chains[pair] = _one_chain(chains.get(pair), family, pair)
-                continue
-            target = channels.setdefault(pair, {}) if family["kind"] == STRUCTURED else methods
-            for method in family["methods"]:
-                target.setdefault(method, set()).update(float(r) for r in family["ratios"])
+            elif family["kind"] == STRUCTURED:
+                for criterion in family["methods"]:
+                    _add_structured(channels.setdefault(pair, {}), criterion, family, pair)
+            else:
+                for method in family["methods"]:
+                    methods.setdefault(method, set()).update(float(r) for r in family["ratios"])
     return [
         Experiment(dataset, model, tuple(sorted(methods)), {m: tuple(sorted(r)) for m, r in methods.items()},
                    chains.get((dataset, model)),
-                   {c: tuple(sorted(r)) for c, r in sorted(channels.get((dataset, model), {}).items())})
+                   {c: {**o, "ratios": tuple(sorted(o["ratios"]))} for c, o in sorted(channels.get((dataset, model), {}).items())})
         for (dataset, model), methods in plan.items()
     ]
+
+
+def _add_structured(known: dict, criterion: str, family: dict, pair: tuple[str, str]) -> None:
+    """Add a structured family's ratios to ``known[criterion]``; its families must score alike (one job)."""
+    scoring = {key: family[key] for key in ("score_batches", "score_batch_size")}
+    entry = known.setdefault(criterion, {**scoring, "ratios": set()})
+    if {key: entry[key] for key in scoring} != scoring:
+        raise ConfigError(f"structured families on {pair[0]}/{pair[1]} with {criterion} must share score_batches "
+                          "and score_batch_size")
+    entry["ratios"].update(float(r) for r in family["ratios"])
 
 
 def _one_chain(known: dict | None, family: dict, pair: tuple[str, str]) -> dict:

@@ -108,11 +108,16 @@ def scoring_gpus(wildcards):
 
 
 def finetuned_checkpoints(wildcards):
-    """Every method's fine-tuned checkpoints of one (dataset, model, seed group); each names its method."""
+    """Every pruned model's checkpoint of one (dataset, model, seed group), each in its method's folder:
+    one-shot fine-tuned, every level of the LTH chain, every structured criterion (Appendix H)."""
     folder = group_dir(wildcards.dataset, wildcards.model, wildcards.group)
-    return [
-        f"{folder}/{method}/finetuned.pt" for method in experiment(wildcards).methods
-    ]
+    planned = experiment(wildcards)
+    levels = planned.iterative["levels"] if planned.iterative else 0
+    return (
+        [f"{folder}/{method}/finetuned.pt" for method in planned.methods]
+        + [f"{folder}/lth/level{level}.pt" for level in range(1, levels + 1)]
+        + [f"{folder}/{criterion}/structured.pt" for criterion in planned.structured]
+    )
 
 
 def group_recall_tables(wildcards, table="recall"):
