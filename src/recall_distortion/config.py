@@ -25,8 +25,9 @@ ITERATIVE, STRUCTURED = "iterative", "structured"
 @dataclass(frozen=True)
 class Experiment:
     """One (dataset, model) pair trained with ``seeds`` seeds and pruned one-shot with ``ratios[method]``;
-    ``iterative``: its LTH chain {levels, rate, rewind, hparams} or None; ``structured``: {criterion:
-    {"ratios": sorted ratio labels, "score_batches", "score_batch_size"}} (Appendix H)."""
+    ``iterative``: its LTH chain {levels, rate, rewind, hparams, seeds} or None; ``structured``: {criterion:
+    {"ratios": sorted ratio labels, "score_batches", "score_batch_size", "seeds"}} (Appendix H); ``seeds``: how
+    many of the study's first seeds they prune (None: all)."""
 
     dataset: str
     model: str
@@ -122,6 +123,8 @@ def check_study(config: dict) -> None:
         raise ConfigError(f"families: names must be unique, got {names}")
     for i, family in enumerate(config["families"]):
         where = f"families[{i}] ({family['name']})"
+        if (family.get("seeds") or 0) > config["seeds"]:
+            raise ConfigError(f"{where}.seeds: {family['seeds']} is more than the study's {config['seeds']} seeds")
         if family["kind"] not in (ITERATIVE, STRUCTURED):
             for method in family["methods"]:
                 _check_name("method", method, METHODS, f"{where}.methods")
@@ -191,22 +194,29 @@ def experiments(config: dict) -> list[Experiment]:
 def _add_structured(known: dict, criterion: str, family: dict, pair: tuple[str, str]) -> None:
     """Add a structured family's ratios to ``known[criterion]``; its families must score alike (one job)."""
     scoring = {key: family[key] for key in ("score_batches", "score_batch_size")}
-    entry = known.setdefault(criterion, {**scoring, "ratios": set()})
+    entry = known.setdefault(criterion, {**scoring, "ratios": set(), "seeds": family["seeds"]})
     if {key: entry[key] for key in scoring} != scoring:
         raise ConfigError(f"structured families on {pair[0]}/{pair[1]} with {criterion} must share score_batches "
                           "and score_batch_size")
     entry["ratios"].update(float(r) for r in family["ratios"])
+    entry["seeds"] = _more_seeds(entry["seeds"], family["seeds"])
 
 
 def _one_chain(known: dict | None, family: dict, pair: tuple[str, str]) -> dict:
     """The LTH chain of a (dataset, model): one per pair, the longest of its families' (they must
     otherwise agree: the levels of a chain are shared files)."""
-    chain = {key: family[key] for key in ("levels", "rate", "rewind", "hparams")}
+    chain = {key: family[key] for key in ("levels", "rate", "rewind", "hparams", "seeds")}
     if known is None:
         return chain
-    if {k: v for k, v in known.items() if k != "levels"} != {k: v for k, v in chain.items() if k != "levels"}:
+    shared = ("rate", "rewind", "hparams")
+    if any(known[key] != chain[key] for key in shared):
         raise ConfigError(f"iterative families on {pair[0]}/{pair[1]} must share rate, rewind and hparams")
-    return chain if chain["levels"] > known["levels"] else known
+    return {**chain, "levels": max(chain["levels"], known["levels"]), "seeds": _more_seeds(known["seeds"], chain["seeds"])}
+
+
+def _more_seeds(a: int | None, b: int | None) -> int | None:
+    """The larger of two family seed counts (None: every seed)."""
+    return None if a is None or b is None else max(a, b)
 
 
 def seed_groups(config: dict) -> list[tuple[int, int]]:

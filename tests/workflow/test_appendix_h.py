@@ -83,15 +83,23 @@ def test_adding_levels_runs_only_the_new_levels(appendix_h_run, tmp_path):
 
 
 def test_killed_chain_resumes_at_its_level_and_equals_the_uninterrupted_one(appendix_h_run, tmp_path):
-    """A run killed during level 2 (its file missing) reruns level 2 only, and gets the same weights."""
+    """A run killed during level 2 (level 2 and what follows it missing) reruns level 2 only, and gets the
+    same weights."""
     workdir = _copy(appendix_h_run, tmp_path)
-    for name in ("level2.pt", "level2_log.tsv"):
-        (workdir / f"{LENET}/seeds0-0/lth/{name}").unlink()
+    for name in ("lth/level2.pt", "lth/level2_log.tsv", "recall.parquet", "predictions.parquet"):
+        (workdir / f"{LENET}/seeds0-0/{name}").unlink()
     counts = planned_jobs(workdir, "--configfile", CONFIG)
-    assert {rule: counts.get(rule, 0) for rule in ("train_dense", "rewind_point", "lth_level", "structured")} \
-        == {"train_dense": 0, "rewind_point": 0, "lth_level": 1, "structured": 0}
+    assert {rule: counts.get(rule, 0) for rule in ("train_dense", "rewind_point", "lth_level", "structured", "evaluate")} \
+        == {"train_dense": 0, "rewind_point": 0, "lth_level": 1, "structured": 0, "evaluate": 1}
     snakemake(workdir, "--configfile", CONFIG, "--cores", "2", f"{LENET}/seeds0-0/lth/level2.pt")
     again, before = (_level(run, "0-0", 2)["seeds"][0] for run in (workdir, appendix_h_run))
     (a,), (b,) = again.values(), before.values()
     assert all(torch.equal(a["state"][k], b["state"][k]) for k in b["state"])
     assert all(torch.equal(a["masks"][k], b["masks"][k]) for k in b["masks"])
+
+
+def test_paper_config_plans_appendix_h(tmp_path):
+    """Appendix H: 10 LTH chains of 20 levels, 15 CHIP runs (one job per seed, every ratio in it)."""
+    counts = planned_jobs(copy_workflow(tmp_path), "--configfile", "config/paper.yaml")
+    assert {rule: counts[rule] for rule in ("rewind_point", "lth_level", "structured")} == {
+        "rewind_point": 10, "lth_level": 10 * 20, "structured": 15}

@@ -24,8 +24,10 @@ def level_hparams(wildcards):
 
 
 def structured_options(wildcards):
-    """The criterion's ratio labels and scoring batches over the study's structured families."""
-    return canonical(experiment(wildcards).structured[wildcards.criterion])
+    """The criterion's ratio labels, scoring batches and the group's seeds it prunes."""
+    options = dict(experiment(wildcards).structured[wildcards.criterion])
+    options["seeds"] = pruned_seeds(wildcards, options["seeds"])
+    return canonical(options)
 
 
 rule rewind_point:
@@ -45,6 +47,7 @@ rule rewind_point:
     params:
         input_size=model_input_size,
         rewind=lambda wildcards: canonical(lth_chain(wildcards)["rewind"]),
+        seeds=lambda wildcards: pruned_seeds(wildcards, lth_chain(wildcards)["seeds"]),
         code=script_code("rewind_point"),
     script:
         "../scripts/rewind_point.py"

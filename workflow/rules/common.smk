@@ -87,6 +87,15 @@ def group_seeds(wildcards):
     return list(range(first, last + 1))
 
 
+def pruned_seeds(wildcards, count):
+    """Seeds of the group among the study's first ``count`` (an Appendix H family's ``seeds``; None: all)."""
+    return [
+        seed
+        for seed in group_seeds(wildcards)
+        if count is None or seed < config["first_seed"] + count
+    ]
+
+
 def train_hparams(wildcards):
     return canonical(config["models"][wildcards.model]["train"])
 
@@ -112,11 +121,16 @@ def finetuned_checkpoints(wildcards):
     one-shot fine-tuned, every level of the LTH chain, every structured criterion (Appendix H)."""
     folder = group_dir(wildcards.dataset, wildcards.model, wildcards.group)
     planned = experiment(wildcards)
-    levels = planned.iterative["levels"] if planned.iterative else 0
+    chain = planned.iterative
+    levels = chain["levels"] if chain and pruned_seeds(wildcards, chain["seeds"]) else 0
     return (
         [f"{folder}/{method}/finetuned.pt" for method in planned.methods]
         + [f"{folder}/lth/level{level}.pt" for level in range(1, levels + 1)]
-        + [f"{folder}/{criterion}/structured.pt" for criterion in planned.structured]
+        + [
+            f"{folder}/{criterion}/structured.pt"
+            for criterion, options in planned.structured.items()
+            if pruned_seeds(wildcards, options["seeds"])
+        ]
     )
 
 

@@ -10,4 +10,5 @@ rewind_point(
     model=snakemake.wildcards.model,
     input_size=snakemake.params.input_size,
     rewind=snakemake.params.rewind,
+    seeds=snakemake.params.seeds,
 )

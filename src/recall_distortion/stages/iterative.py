@@ -28,9 +28,12 @@ def rewind_steps(rewind: dict, n_train: int, batch_size: int) -> int:
     return int(rewind["steps"])
 
 
-def rewind_point(data, dense, output, *, dataset: str, model: str, input_size: int, rewind: dict) -> None:
-    """Write ``output`` = {"dataset", "model", "input_size", "steps", "seeds": {seed: state_dict}}: every
-    seed's dense run replayed to its rewind step (weights and BatchNorm buffers, on the CPU).
+def rewind_point(
+    data, dense, output, *, dataset: str, model: str, input_size: int, rewind: dict, seeds: list[int] | None = None
+) -> None:
+    """Write ``output`` = {"dataset", "model", "input_size", "steps", "seeds": {seed: state_dict}}: each of
+    ``seeds`` (default: every seed of ``dense``) dense run replayed to its rewind step (weights and
+    BatchNorm buffers, on the CPU); the chain's levels prune these seeds.
 
     Training is deterministic per seed (``training``), so replaying the first steps of the run with the
     dense checkpoint's own hyper-parameters gives the weights it had then, bitwise on the CPU for a
@@ -47,7 +50,7 @@ def rewind_point(data, dense, output, *, dataset: str, model: str, input_size: i
         total = hparams["epochs"] * math.ceil(n_train / hparams["batch_size"])
         if steps > total:
             raise ValueError(f"rewind point {rewind} is step {steps}, beyond the dense run's {total} steps")
-        for seed in checkpoint["seeds"]:
+        for seed in checkpoint["seeds"] if seeds is None else seeds:
             init_seed(seed)
             net = new_model(dataset, model, input_size, device)
             fit([net], splits, hparams, seeds=[seed], engine=SingleModel, augment=augment, stop_after_steps=steps)

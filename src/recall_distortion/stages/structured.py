@@ -16,6 +16,7 @@ from recall_distortion.structured import channels_to_remove, proportions_for, re
 def structured(
     data, dense, checkpoint, log, *, dataset: str, model: str, criterion: str, ratios: list[float], input_size: int,
     hparams: dict, score_batches: int, score_batch_size: int, resume_dir, code: str, multi_seed: str = "sequential",
+    seeds: list[int] | None = None,
 ) -> None:
     """Write ``checkpoint`` = {"dataset", "model", "input_size", "method": criterion, "hparams", "seeds": {seed:
     {ratio label: {"state", "removed", "achieved_ratio", "best_epoch", "val_loss"}}}}.
@@ -24,11 +25,12 @@ def structured(
     criterion scores the dense model's channels on the first ``score_batches`` training batches, the
     lowest-scored go (``removed``: {block: channel indices}, from which ``evaluate`` rebuilds the smaller
     model), and the pruned model is fine-tuned with ``hparams`` (the model's finetune hparams), keeping
-    its lowest-validation-loss epoch. ``achieved_ratio``: dense parameters / pruned parameters.
+    its lowest-validation-loss epoch. ``achieved_ratio``: dense parameters / pruned parameters. ``seeds``:
+    the dense models pruned (default: all of ``dense``).
     """
     expected = dict(dataset=dataset, model=model, input_size=input_size)
     dense_checkpoint = load_checkpoint(dense, **expected)
-    seeds = sorted(dense_checkpoint["seeds"])
+    seeds = sorted(dense_checkpoint["seeds"] if seeds is None else seeds)
     scratch = ResumeDir(resume_dir, job=f"structured/{dataset}/{model}/{criterion}", code=code, hparams=hparams,
                         size=input_size, seeds=seeds, ratios=ratios, scoring=[score_batches, score_batch_size])
     augment = augment_batch if DATASETS[dataset].augment else None
