@@ -3,33 +3,6 @@
 # others (rule evaluate), so α, collapse marks and every study-wide table cover them.
 
 
-def lth_chain(wildcards):
-    """The (dataset, model)'s LTH chain {levels, rate, rewind, hparams} (config.experiments)."""
-    chain = experiment(wildcards).iterative
-    if chain is None:
-        raise ValueError(f"{wildcards.dataset}/{wildcards.model} is in no iterative family")
-    return chain
-
-
-def previous_level(wildcards):
-    """Level ℓ−1 of the chain: the dense models for level 1."""
-    level = int(wildcards.level)
-    folder = group_dir(wildcards.dataset, wildcards.model, wildcards.group)
-    return f"{folder}/dense.pt" if level == 1 else f"{folder}/lth/level{level - 1}.pt"
-
-
-def level_hparams(wildcards):
-    """Training of every level: the family's hparams, else the model's train hparams (the dense run's)."""
-    return canonical(lth_chain(wildcards)["hparams"] or config["models"][wildcards.model]["train"])
-
-
-def structured_options(wildcards):
-    """The criterion's ratio labels, scoring batches and the group's seeds it prunes."""
-    options = dict(experiment(wildcards).structured[wildcards.criterion])
-    options["seeds"] = pruned_seeds(wildcards, options["seeds"])
-    return canonical(options)
-
-
 rule rewind_point:
     """Replay each seed's dense run to the chain's rewind step and keep those weights (Frankle et al. 2020)."""
     input:

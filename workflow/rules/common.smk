@@ -118,7 +118,8 @@ def scoring_gpus(wildcards):
 
 def finetuned_checkpoints(wildcards):
     """Every pruned model's checkpoint of one (dataset, model, seed group), each in its method's folder:
-    one-shot fine-tuned, every level of the LTH chain, every structured criterion (Appendix H)."""
+    one-shot fine-tuned, every level of the LTH chain, every structured criterion (Appendix H).
+    """
     folder = group_dir(wildcards.dataset, wildcards.model, wildcards.group)
     planned = experiment(wildcards)
     chain = planned.iterative
@@ -154,3 +155,35 @@ def noise_floor_options():
         key: config["analysis"][key]
         for key in ("noise_floor_draws", "noise_floor_seed")
     }
+
+
+# Appendix H (workflow/rules/appendix_h.smk)
+def lth_chain(wildcards):
+    """The (dataset, model)'s LTH chain {levels, rate, rewind, hparams} (config.experiments)."""
+    chain = experiment(wildcards).iterative
+    if chain is None:
+        raise ValueError(
+            f"{wildcards.dataset}/{wildcards.model} is in no iterative family"
+        )
+    return chain
+
+
+def previous_level(wildcards):
+    """Level ℓ−1 of the chain: the dense models for level 1."""
+    level = int(wildcards.level)
+    folder = group_dir(wildcards.dataset, wildcards.model, wildcards.group)
+    return f"{folder}/dense.pt" if level == 1 else f"{folder}/lth/level{level - 1}.pt"
+
+
+def level_hparams(wildcards):
+    """Training of every level: the family's hparams, else the model's train hparams (the dense run's)."""
+    return canonical(
+        lth_chain(wildcards)["hparams"] or config["models"][wildcards.model]["train"]
+    )
+
+
+def structured_options(wildcards):
+    """The criterion's ratio labels, scoring batches and the group's seeds it prunes."""
+    options = dict(experiment(wildcards).structured[wildcards.criterion])
+    options["seeds"] = pruned_seeds(wildcards, options["seeds"])
+    return canonical(options)
