@@ -309,21 +309,14 @@ def extrapolated_proportions(model: nn.Module, base: Sequence[float], target_rat
 
 
 def channels_to_remove(
-    model: nn.Module,
-    criterion: str,
-    proportions: Sequence[float],
-    inputs: torch.Tensor,
-    *,
-    batch_size: int = 128,
-    max_batches: int = 5,
+    model: nn.Module, scores: dict[str, torch.Tensor], proportions: Sequence[float]
 ) -> dict[str, list[int]]:
-    """{block name: sorted output channels of its conv1 to remove}: the lowest-scored ones by
-    ``criterion`` (``channel_scores``), as many as ``proportions`` (one per BasicBlock) ask."""
-    plan = _checked_proportions(model, proportions)
-    scores = channel_scores(model, criterion, inputs, batch_size=batch_size, max_batches=max_batches)
+    """{block name: sorted output channels of its conv1 to remove}: the lowest ``scores``
+    (``channel_scores``, computed once per model and shared by its ratios), as many as ``proportions``
+    (one per BasicBlock) ask."""
     return {
         name: sorted(torch.sort(scores[name], stable=True).indices[: block.conv1.out_channels - kept].tolist())
-        for name, block, kept in plan
+        for name, block, kept in _checked_proportions(model, proportions)
     }
 
 
@@ -374,8 +367,9 @@ def prune_channels(
     (``channel_scores``). Returns the smaller module; its ratio is ``structured_ratio(model,
     proportions)`` = count_parameters(model) / count_parameters(pruned).
     """
-    removed = channels_to_remove(model, criterion, proportions, inputs, batch_size=batch_size, max_batches=max_batches)
-    return remove_channels(model, removed, inputs)
+    _checked_proportions(model, proportions)
+    scores = channel_scores(model, criterion, inputs, batch_size=batch_size, max_batches=max_batches)
+    return remove_channels(model, channels_to_remove(model, scores, proportions), inputs)
 
 
 __all__ = [

@@ -11,7 +11,7 @@ import yaml
 from recall_distortion.config import ConfigError, check_study, experiments, schema_errors
 from recall_distortion.iterative import level_ratio
 from recall_distortion.models import build_model
-from recall_distortion.structured import channels_to_remove, proportions_for, remove_channels
+from recall_distortion.structured import channel_scores, channels_to_remove, proportions_for, remove_channels
 from recall_distortion.training import SingleModel, fit, init_seed, train
 from tests.snakemake_runs import REPO
 
@@ -48,7 +48,7 @@ def test_a_stored_channel_pruned_model_is_rebuilt_from_its_removed_channels():
     torch.manual_seed(0)
     net = build_model("resnet20", 10, 1, 16)
     x = data()["train"][0]
-    removed = channels_to_remove(net, "l1", proportions_for(net, 3.33), x)
+    removed = channels_to_remove(net, channel_scores(net, "l1", x), proportions_for(net, 3.33))
     pruned = remove_channels(net, removed, x)
     with torch.no_grad():
         for p in pruned.parameters():

@@ -10,7 +10,7 @@ from recall_distortion.pruning import count_parameters
 from recall_distortion.stages.files import load_checkpoint, load_splits_as_tensors, new_model, write_epoch_log
 from recall_distortion.stages.fitting import fit_seeds
 from recall_distortion.stages.resume import ResumeDir
-from recall_distortion.structured import channels_to_remove, proportions_for, remove_channels
+from recall_distortion.structured import channel_scores, channels_to_remove, proportions_for, remove_channels
 
 
 def structured(
@@ -49,13 +49,13 @@ def structured(
                 return remove_channels(dense_model(seed), removed[ratio, seed], x_train), None
             return starting
 
+        scores = {seed: channel_scores(dense_model(seed), criterion, x_train, batch_size=score_batch_size,
+                                       max_batches=score_batches) for seed in seeds}  # shared by the ratios
         by_ratio = {}
         for ratio in ratios:
             for seed in seeds:
                 net = dense_model(seed)
-                proportions = proportions_for(net, ratio)
-                removed[ratio, seed] = channels_to_remove(net, criterion, proportions, x_train,
-                                                          batch_size=score_batch_size, max_batches=score_batches)
+                removed[ratio, seed] = channels_to_remove(net, scores[seed], proportions_for(net, ratio))
                 achieved[ratio, seed] = count_parameters(net)[0] / count_parameters(pruned(ratio)(seed)[0])[0]
             by_ratio[ratio] = fit_seeds(seeds, pruned(ratio), splits, hparams, augment=augment, scratch=scratch,
                                         multi_seed=multi_seed, unit=f"ratio{ratio:g}", ratio=ratio)
