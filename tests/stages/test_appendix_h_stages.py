@@ -8,12 +8,12 @@ import pytest
 import torch
 import yaml
 
-from recall_distortion.config import ConfigError, check_study, experiments, schema_errors
+from recall_distortion.config import ConfigError, experiments, schema_errors
 from recall_distortion.iterative import level_ratio
 from recall_distortion.models import build_model
 from recall_distortion.structured import channel_scores, channels_to_remove, proportions_for, remove_channels
 from recall_distortion.training import SingleModel, fit, init_seed, train
-from tests.snakemake_runs import REPO
+from tests.configs import REPO, SCHEMA, check_config
 
 HPARAMS = {"epochs": 1, "batch_size": 32, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "nesterov": False,
            "schedule": {"name": "constant"}, "eval_batch_size": 256}
@@ -67,22 +67,10 @@ def config_with(*families):
     return config
 
 
-def validated(config):
-    from snakemake.utils import validate
-
-    from recall_distortion.config import with_dataset_entries
-
-    with_dataset_entries(config)
-    schema = REPO / "workflow" / "schemas" / "config.schema.yaml"
-    assert schema_errors(config, schema) == []
-    validate(config, str(schema), set_default=True)
-    return config
-
-
 def test_iterative_family_defaults_and_derived_ratios():
-    config = validated(config_with({"name": "lth", "kind": "iterative", "levels": 3,
-                                    "experiments": [{"dataset": "digits", "model": "lenet5"}]}))
-    check_study(config)
+    config = config_with({"name": "lth", "kind": "iterative", "levels": 3,
+                          "experiments": [{"dataset": "digits", "model": "lenet5"}]})
+    check_config(config)
     family = config["families"][0]
     assert (family["rate"], family["rewind"], family["hparams"]) == (0.2, {"steps": 0}, None)
     assert family["methods"] == ["lth"] and family["ratios"] == [1.25, 1.5625, 1.953125]
@@ -91,22 +79,28 @@ def test_iterative_family_defaults_and_derived_ratios():
 
 
 def test_iterative_level_beyond_the_feasible_ratio_is_rejected():
-    config = validated(config_with({"name": "lth", "kind": "iterative", "levels": 12,
-                                    "experiments": [{"dataset": "digits", "model": "lenet5"}]}))
+    config = config_with({"name": "lth", "kind": "iterative", "levels": 12,
+                          "experiments": [{"dataset": "digits", "model": "lenet5"}]})
     with pytest.raises(ConfigError, match=r"level 12 at rate 0.2"):
-        check_study(config)
+        check_config(config)
     assert level_ratio(12) > 14.52  # LeNet5 at 16 px: 14.52 at most
 
 
 def test_structured_family_needs_a_resnet():
-    config = validated(config_with({"name": "chip", "kind": "structured", "methods": ["chip"], "ratios": [2],
-                                    "experiments": [{"dataset": "digits", "model": "lenet5"}]}))
+    config = config_with({"name": "chip", "kind": "structured", "methods": ["chip"], "ratios": [2],
+                          "experiments": [{"dataset": "digits", "model": "lenet5"}]})
     with pytest.raises(ConfigError, match="structured pruning needs a CIFAR ResNet"):
-        check_study(config)
+        check_config(config)
+
+
+def test_family_seeds_cannot_exceed_the_study():
+    config = config_with({"name": "chip", "kind": "structured", "methods": ["l1"], "ratios": [2], "seeds": 3,
+                          "experiments": [{"dataset": "digits", "model": "resnet20"}]})
+    with pytest.raises(ConfigError, match=r"families\[0\] \(chip\)\.seeds: 3 is more than the study's 2 seeds"):
+        check_config(config)
 
 
 def test_iterative_family_takes_no_ratios():
     config = config_with({"name": "lth", "kind": "iterative", "levels": 2, "ratios": [2],
                           "experiments": [{"dataset": "digits", "model": "lenet5"}]})
-    schema = REPO / "workflow" / "schemas" / "config.schema.yaml"
-    assert any(line.startswith("families[0].ratios") for line in schema_errors(config, schema))
+    assert any(line.startswith("families[0].ratios") for line in schema_errors(config, SCHEMA))
