@@ -433,6 +433,8 @@ def tradeoff_plot(alpha: pd.DataFrame, family: dict, number: int | None = 13, *,
     ratios = [1.0] + layout.sorted_ratios(family)
     what = "Mean accuracy (top) and mean α (bottom) ± standard error vs pruning ratio; dashed: accuracy before "
     what += "pruning / α = 1"
+    if log_ratio:
+        what = f"Table {layout.MODERN_TABLE_NUMBERS[family['kind']]} drawn (Appendix H). {what}; log ratio axis"
     marked = data[data["collapsed"]]
     if not marked.empty:
         what += f"; grey {COLLAPSED_MARK}: collapsed cell"
@@ -440,7 +442,7 @@ def tradeoff_plot(alpha: pd.DataFrame, family: dict, number: int | None = 13, *,
         ggplot(data, aes("ratio", "mean", colour="panel"))
         + geom_blank(data=bounds, mapping=aes("ratio", "mean"), inherit_aes=False)
         + geom_hline(data=centres, mapping=aes(yintercept="centre"), linetype="dashed", colour="grey")
-        + geom_errorbar(aes(ymin="mean - se", ymax="mean + se"), width=0.15)
+        + geom_errorbar(aes(ymin="mean - se", ymax="mean + se"), width=0.03 if log_ratio else 0.15)  # log10 units
         + geom_line()
         + geom_point(size=1.5)
         + geom_point(data=marked, size=2.5, colour=COLLAPSED_COLOUR)
