@@ -83,11 +83,13 @@ def test_adding_levels_runs_only_the_new_levels(appendix_h_run, tmp_path):
 
 
 def test_killed_chain_resumes_at_its_level_and_equals_the_uninterrupted_one(appendix_h_run, tmp_path):
-    """A run killed during level 2 (level 2 and what follows it missing) reruns level 2 only, and gets the
-    same weights."""
+    """A run killed during level 2 (level 2 and everything after it missing) reruns level 2 only, and gets
+    the same weights."""
     workdir = _copy(appendix_h_run, tmp_path)
     for name in ("lth/level2.pt", "lth/level2_log.tsv", "recall.parquet", "predictions.parquet"):
         (workdir / f"{LENET}/seeds0-0/{name}").unlink()
+    for name in ("recall.parquet", "alpha.parquet", "predictions.parquet"):
+        (workdir / f"{RESULTS}/{name}").unlink()
     counts = planned_jobs(workdir, "--configfile", CONFIG)
     assert {rule: counts.get(rule, 0) for rule in ("train_dense", "rewind_point", "lth_level", "structured", "evaluate")} \
         == {"train_dense": 0, "rewind_point": 0, "lth_level": 1, "structured": 0, "evaluate": 1}
