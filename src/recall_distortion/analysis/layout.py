@@ -10,16 +10,16 @@ A family (config ``families``, paper section 6) is a dict ``{name, kind, experim
 ratios, comparisons?}``; its *groups* are the (dataset, model, method) triples experiments x methods,
 and its *cells* are groups x ratios. The mapping of kinds to the paper's tables and figures:
 
-======== ================================= ================================================
-kind     figures                           tables
-======== ================================= ================================================
-method   1 (boxplots), 5 (scatter), 9 (CI) 4 (ratio tests), 8 (method pairs, per ratio)
-model    per method: 2/6/10 (4/8/12 = UP)  per method: 1/5 (2/6 = UP); 9 if >= 2 methods
-dataset  per method: 3, 7, 11              per method: 3 (ratio tests), 7; 9 if >= 2 methods
-tradeoff 13 (accuracy and alpha vs ratio)  data of Figure 13
-iterative accuracy and alpha vs ratio      12 (LTH: accuracy, α, 99% CI per level, Appendix H)
-structured accuracy and alpha vs ratio     13 (CHIP/L1: the same per ratio, achieved ratio too)
-======== ================================= ================================================
+========== ================================= ================================================
+kind       figures                           tables
+========== ================================= ================================================
+method     1 (boxplots), 5 (scatter), 9 (CI) 4 (ratio tests), 8 (method pairs, per ratio)
+model      per method: 2/6/10 (4/8/12 = UP)  per method: 1/5 (2/6 = UP); 9 if >= 2 methods
+dataset    per method: 3, 7, 11              per method: 3 (ratio tests), 7; 9 if >= 2 methods
+tradeoff   13 (accuracy and alpha vs ratio)  data of Figure 13
+iterative  accuracy and alpha vs ratio       12 (LTH: accuracy, α, 99% CI per level, Appendix H)
+structured accuracy and alpha vs ratio       13 (CHIP/L1: the same per ratio, achieved ratio too)
+========== ================================= ================================================
 
 Beyond α (:func:`forgetting_plan`), every family of kind method, model or dataset also gets the tables
 ``pie_<f>``, ``class_tests_<f>``, ``absorption_<f>``, ``disparity_<f>`` and the figures
