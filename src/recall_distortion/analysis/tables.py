@@ -545,7 +545,7 @@ def _modern_table(out: Output, alpha, family, share: float, recall: pd.DataFrame
             "with rewinding)" if iterative else "each pruning ratio when using structured channel pruning")
     context, _ = _context({**family, "kind": "method"}, None)
     title = f"Results for accuracy and intensification at {what}{context} (Appendix H)."
-    return _numbered(out, title, title.replace("%", r"\%"), data, display, notes)
+    return _numbered(out, title, render.tex_escape(title), data, display, notes)
 
 
 def build_table(
