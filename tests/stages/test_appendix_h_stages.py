@@ -93,6 +93,14 @@ def test_structured_family_needs_a_resnet():
         check_config(config)
 
 
+def test_unknown_channel_criterion_lists_the_registered_ones():
+    """The registry (structured.CRITERIA) is the one list of criteria: the schema names none."""
+    config = config_with({"name": "chip", "kind": "structured", "methods": ["l2"], "ratios": [2],
+                          "experiments": [{"dataset": "digits", "model": "resnet20"}]})
+    with pytest.raises(ConfigError, match=r"unknown channel criterion 'l2'; valid channel criterions: chip, l1"):
+        check_config(config)
+
+
 def test_family_seeds_cannot_exceed_the_study():
     config = config_with({"name": "chip", "kind": "structured", "methods": ["l1"], "ratios": [2], "seeds": 3,
                           "experiments": [{"dataset": "digits", "model": "resnet20"}]})
