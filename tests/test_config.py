@@ -82,7 +82,7 @@ def test_the_ratio_limit_follows_the_ratio_convention(config):
     config["families"][0]["ratios"] = [2, 60]
     assert "largest feasible ratio is 57.35" in rejected(copy.deepcopy(config))
     config["pruning"]["ratio_convention"] = "shrinkbench"
-    check_config(config, SCHEMA)
+    check_config(copy.deepcopy(config), SCHEMA)
     config["families"][0]["ratios"] = [2, 73]
     assert "largest feasible ratio is 72.60" in rejected(config)
     config["pruning"]["ratio_convention"] = "nominal"

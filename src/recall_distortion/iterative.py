@@ -39,6 +39,9 @@ from torch import nn
 from recall_distortion.masks import Masks, apply_masks
 from recall_distortion.pruning import check_ratio, compute_scores, prunable_parameters
 
+#: ``method`` of the models of an LTH chain in the recall and alpha tables; ``ratio`` is level_ratio(ℓ).
+METHOD = "lth"
+
 
 def level_ratio(level: int, rate: float = 0.2) -> float:
     """t_ℓ = (1 / (1 − rate))^ℓ: the whole-model pruning ratio after level ℓ (Table 12; t_0 = 1)."""
@@ -112,4 +115,4 @@ def rewind(model: nn.Module, early_state: Mapping[str, torch.Tensor], masks: Map
     apply_masks(model, masks)
 
 
-__all__ = ["dense_masks", "level_ratio", "next_level_masks", "pruned_count", "rewind"]
+__all__ = ["METHOD", "dense_masks", "level_ratio", "next_level_masks", "pruned_count", "rewind"]

@@ -236,6 +236,31 @@ def chip_inner_proportions(sparsity: Sequence[float]) -> list[float]:
     return [float(p) for p in sparsity[3:]]
 
 
+def stage_proportions(model: nn.Module, sparsity: Sequence[float]) -> list[float]:
+    """A ResNet-56 ``--sparsity`` list carried over to any CIFAR ResNet: CHIP gives every block of a
+    stage the same inner proportion (entries 3, 12 and 21 for stages 1-3), so block ``layer<s>.<b>``
+    gets stage s's; for ResNet-56 this is ``chip_inner_proportions(sparsity)``."""
+    inner = chip_inner_proportions(sparsity)
+    per_stage = inner[0::9]
+    if len(inner) != 27 or any(inner[9 * s : 9 * s + 9] != [per_stage[s]] * 9 for s in range(3)):
+        raise ValueError("expected a ResNet-56 list with one proportion per stage (3 + 27 entries)")
+    return [per_stage[int(name.split(".")[0].removeprefix("layer")) - 1] for name, _ in inner_blocks(model)]
+
+
+def proportions_for(model: nn.Module, ratio: float) -> list[float]:
+    """Per-block proportions of a structured family's ratio label (config ``ratios``, Appendix H).
+
+    1.75 and 3.33, the labels of CHIP's two ResNet-56 settings, give those settings
+    (``stage_proportions``): their achieved ratio, inner convolutions only, is lower (1.684 and
+    3.084 on ResNet-56). Any other label is a target: the 3.33 setting's kept fractions scaled by one
+    factor until the ratio is at least the label (``extrapolated_proportions``), as Appendix H reached
+    8.27 and 19.11. The achieved ratio is ``structured_ratio(model, proportions)`` either way.
+    """
+    if float(ratio) in CHIP_RESNET56_SPARSITY:
+        return stage_proportions(model, CHIP_RESNET56_SPARSITY[float(ratio)])
+    return extrapolated_proportions(model, stage_proportions(model, CHIP_RESNET56_SPARSITY[3.33]), float(ratio))
+
+
 def extrapolated_proportions(model: nn.Module, base: Sequence[float], target_ratio: float) -> list[float]:
     """Proportions reaching ``target_ratio`` "by preserving the proportion of unpruned weights used for
     pruning ratio 3.33" (Appendix H).
@@ -283,6 +308,47 @@ def extrapolated_proportions(model: nn.Module, base: Sequence[float], target_rat
 # ----------------------------------------------------------------------------------------------
 
 
+def channels_to_remove(
+    model: nn.Module, scores: dict[str, torch.Tensor], proportions: Sequence[float]
+) -> dict[str, list[int]]:
+    """{block name: sorted output channels of its conv1 to remove}: the lowest ``scores``
+    (``channel_scores``, computed once per model and shared by its ratios), as many as ``proportions``
+    (one per BasicBlock) ask."""
+    return {
+        name: sorted(torch.sort(scores[name], stable=True).indices[: block.conv1.out_channels - kept].tolist())
+        for name, block, kept in _checked_proportions(model, proportions)
+    }
+
+
+def remove_channels(model: nn.Module, removed: dict[str, list[int]], example_input: torch.Tensor) -> nn.Module:
+    """A copy of ``model`` without the listed conv1 output channels (``channels_to_remove``), cut by
+    Torch-Pruning (and with them bn1's and conv2's input slices); ``model`` is left untouched.
+
+    Also rebuilds a stored pruned model: a fresh model of the same architecture cut by the same
+    ``removed`` has the pruned model's shapes, so its state_dict loads (``stages.structured``).
+    ``example_input``: one preprocessed image batch, for tracing the graph.
+    """
+    pruned = copy.deepcopy(model)
+    pruned.eval()  # tracing runs a forward pass: keep the BN running statistics as they are
+    device = next(pruned.parameters()).device
+    graph = tp.DependencyGraph().build_dependency(pruned, example_inputs=example_input[:1].to(device), verbose=False)
+    blocks = dict(inner_blocks(pruned))
+    if set(removed) - set(blocks):
+        raise ValueError(f"no BasicBlock named {sorted(set(removed) - set(blocks))}")
+    for name, channels in removed.items():
+        if not channels:
+            continue
+        block = blocks[name]
+        group = graph.get_pruning_group(block.conv1, tp.prune_conv_out_channels, idxs=list(channels))
+        touched = {id(dep.target.module) for dep, _ in group if isinstance(dep.target.module, nn.Module)
+                   and any(True for _ in dep.target.module.parameters(recurse=False))}
+        if touched != {id(block.conv1), id(block.bn1), id(block.conv2)}:
+            raise RuntimeError(f"Torch-Pruning couples {name}.conv1 with layers other than bn1 and conv2")
+        group.prune()
+    pruned.train(model.training)
+    return pruned
+
+
 def prune_channels(
     model: nn.Module,
     criterion: str,
@@ -295,33 +361,15 @@ def prune_channels(
     """A pruned copy of ``model``: each block's conv1 loses its lowest-scored channels (``model`` is
     left untouched).
 
-    ``proportions``: one per BasicBlock in model order (``chip_inner_proportions``,
+    ``proportions``: one per BasicBlock in model order (``proportions_for``,
     ``extrapolated_proportions``). ``inputs``: preprocessed training images; the first one traces
     the graph for Torch-Pruning, and feature-map criteria use the first ``max_batches`` batches
     (``channel_scores``). Returns the smaller module; its ratio is ``structured_ratio(model,
     proportions)`` = count_parameters(model) / count_parameters(pruned).
     """
-    plan = _checked_proportions(model, proportions)
+    _checked_proportions(model, proportions)
     scores = channel_scores(model, criterion, inputs, batch_size=batch_size, max_batches=max_batches)
-    pruned = copy.deepcopy(model)
-    pruned.eval()  # tracing runs a forward pass: keep the BN running statistics as they are
-    device = next(pruned.parameters()).device
-    graph = tp.DependencyGraph().build_dependency(pruned, example_inputs=inputs[:1].to(device), verbose=False)
-    blocks = dict(inner_blocks(pruned))
-    for name, _, kept in plan:
-        block = blocks[name]
-        order = torch.sort(scores[name], stable=True).indices
-        removed = sorted(order[: block.conv1.out_channels - kept].tolist())
-        if not removed:
-            continue
-        group = graph.get_pruning_group(block.conv1, tp.prune_conv_out_channels, idxs=removed)
-        touched = {id(dep.target.module) for dep, _ in group if isinstance(dep.target.module, nn.Module)
-                   and any(True for _ in dep.target.module.parameters(recurse=False))}
-        if touched != {id(block.conv1), id(block.bn1), id(block.conv2)}:
-            raise RuntimeError(f"Torch-Pruning couples {name}.conv1 with layers other than bn1 and conv2")
-        group.prune()
-    pruned.train(model.training)
-    return pruned
+    return remove_channels(model, channels_to_remove(model, scores, proportions), inputs)
 
 
 __all__ = [
@@ -330,12 +378,16 @@ __all__ = [
     "ChannelCriterion",
     "channel_independence",
     "channel_scores",
+    "channels_to_remove",
     "chip_inner_proportions",
     "extrapolated_proportions",
     "inner_blocks",
     "kept_channels",
     "parameters_after",
+    "proportions_for",
     "prune_channels",
     "register_criterion",
+    "remove_channels",
+    "stage_proportions",
     "structured_ratio",
 ]

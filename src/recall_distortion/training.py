@@ -291,9 +291,16 @@ def fit(
     masks: Sequence[Mapping[str, torch.Tensor]] | None = None,
     state_path: str | Path | None = None,
     device: str | torch.device | None = None,
+    stop_after_steps: int | None = None,
 ) -> list[TrainResult]:
     """The epoch loop of section 6.1 for ``models[k]`` with ``seeds[k]`` (and ``masks[k]``), held by
-    ``engine(models)``; one TrainResult per model, in order. Arguments as in `train`, one per model."""
+    ``engine(models)``; one TrainResult per model, in order. Arguments as in `train`, one per model.
+
+    ``stop_after_steps``: stop right after that many SGD steps (no validation of a partial epoch) and
+    leave the models with the weights and buffers they had then: the same run replayed to an early
+    step, bitwise on CPU, which is how iterative pruning gets its rewind point (Appendix H) without
+    dense training having to store it. The results then hold only the epochs completed.
+    """
     k = len(models)
     if k == 0 or len(seeds) != k or (masks is not None and len(masks) != k):
         raise ValueError(f"training needs one seed (and one mask set, if any) per model: {k} models, "
@@ -338,7 +345,10 @@ def fit(
             torch.cuda.set_rng_state(saved["cuda_rng"], device)
         start = saved["epoch"] + 1
 
+    step = (start - 1) * math.ceil(n / bs)
     for epoch in range(start, hp["epochs"] + 1):
+        if step == stop_after_steps:
+            break
         t0 = time.perf_counter()
         lr = lr_at(epoch, hp)
         held.train_mode(True)
@@ -360,6 +370,11 @@ def fit(
                 for name, cut in pruned.items():
                     held.params[name].masked_fill_(cut, 0.0)
             total += losses.detach().double() * len(batches[0][1])
+            step += 1
+            if step == stop_after_steps:
+                break
+        if step == stop_after_steps:
+            break
         val_loss, val_acc = _validate(held, k, x_val, y_val, ebs)
         stats = torch.stack([total / n, val_loss, val_acc], 1).tolist()  # one sync for all seeds
         for i, run in enumerate(runs):

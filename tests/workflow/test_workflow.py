@@ -133,8 +133,12 @@ def test_report_builds_with_every_figure_and_table(tiny_run, tmp_path):
     snakemake(workdir, "--configfile", "tiny.yaml", "--report", "results/tiny/report.html")
     report = (workdir / "results/tiny/report.html").read_text(errors="replace")
     figures = sorted(p.stem for p in (workdir / "results/tiny/figures").glob("*.png"))
-    assert figures == ["figure1_methods", "figure5_methods", "figure9_methods"]
-    for name in figures + ["alpha_ci", "table4_methods", "table8_methods", "summary"]:
+    # A method family gets Figures 1, 5 and 9 (section 6) and the three figures beyond α.
+    assert figures == ["confusion_methods", "figure1_methods", "figure5_methods", "figure9_methods",
+                       "pie_images_methods", "recall_change_methods"]
+    tables = ["alpha_ci", "table4_methods", "table8_methods", "pie_methods", "class_tests_methods",
+              "absorption_methods", "disparity_methods"]
+    for name in figures + tables + ["summary"]:
         assert name in report, name
 
 

@@ -38,8 +38,12 @@ def rule_files(outputs, root, category, caption_dir="../report"):
 
 def figure_pattern(families, outputs=figure_outputs):
     """Regex matching exactly the planned figure stems (wildcard constraint of the figure rule); ``outputs``
-    lists them (``forgetting_figure_outputs`` for the figures beyond α)."""
-    return "|".join(re.escape(stem) for stem in outputs(families))
+    lists them (``forgetting_figure_outputs`` for the figures beyond α; none for a study of only tradeoff,
+    iterative and structured families)."""
+    stems = [re.escape(stem) for stem in outputs(families)]
+    return (
+        "|".join(stems) if stems else "(?!)"
+    )  # no such figure: match nothing (an empty pattern matches all)
 
 
 def figure_spec(families, wildcards, outputs=figure_outputs):

@@ -87,6 +87,15 @@ def group_seeds(wildcards):
     return list(range(first, last + 1))
 
 
+def pruned_seeds(wildcards, count):
+    """Seeds of the group among the study's first ``count`` (an Appendix H family's ``seeds``; None: all)."""
+    return [
+        seed
+        for seed in group_seeds(wildcards)
+        if count is None or seed < config["first_seed"] + count
+    ]
+
+
 def train_hparams(wildcards):
     return canonical(config["models"][wildcards.model]["train"])
 
@@ -108,11 +117,22 @@ def scoring_gpus(wildcards):
 
 
 def finetuned_checkpoints(wildcards):
-    """Every method's fine-tuned checkpoints of one (dataset, model, seed group); each names its method."""
+    """Every pruned model's checkpoint of one (dataset, model, seed group), each in its method's folder:
+    one-shot fine-tuned, every level of the LTH chain, every structured criterion (Appendix H).
+    """
     folder = group_dir(wildcards.dataset, wildcards.model, wildcards.group)
-    return [
-        f"{folder}/{method}/finetuned.pt" for method in experiment(wildcards).methods
-    ]
+    planned = experiment(wildcards)
+    chain = planned.iterative
+    levels = chain["levels"] if chain and pruned_seeds(wildcards, chain["seeds"]) else 0
+    return (
+        [f"{folder}/{method}/finetuned.pt" for method in planned.methods]
+        + [f"{folder}/lth/level{level}.pt" for level in range(1, levels + 1)]
+        + [
+            f"{folder}/{criterion}/structured.pt"
+            for criterion, options in planned.structured.items()
+            if pruned_seeds(wildcards, options["seeds"])
+        ]
+    )
 
 
 def group_recall_tables(wildcards, table="recall"):
@@ -135,3 +155,35 @@ def noise_floor_options():
         key: config["analysis"][key]
         for key in ("noise_floor_draws", "noise_floor_seed")
     }
+
+
+# Appendix H (workflow/rules/appendix_h.smk)
+def lth_chain(wildcards):
+    """The (dataset, model)'s LTH chain {levels, rate, rewind, hparams} (config.experiments)."""
+    chain = experiment(wildcards).iterative
+    if chain is None:
+        raise ValueError(
+            f"{wildcards.dataset}/{wildcards.model} is in no iterative family"
+        )
+    return chain
+
+
+def previous_level(wildcards):
+    """Level ℓ−1 of the chain: the dense models for level 1."""
+    level = int(wildcards.level)
+    folder = group_dir(wildcards.dataset, wildcards.model, wildcards.group)
+    return f"{folder}/dense.pt" if level == 1 else f"{folder}/lth/level{level - 1}.pt"
+
+
+def level_hparams(wildcards):
+    """Training of every level: the family's hparams, else the model's train hparams (the dense run's)."""
+    return canonical(
+        lth_chain(wildcards)["hparams"] or config["models"][wildcards.model]["train"]
+    )
+
+
+def structured_options(wildcards):
+    """The criterion's ratio labels, scoring batches and the group's seeds it prunes."""
+    options = dict(experiment(wildcards).structured[wildcards.criterion])
+    options["seeds"] = pruned_seeds(wildcards, options["seeds"])
+    return canonical(options)

@@ -39,6 +39,8 @@ tables as ``.csv``, ``.md``, ``.tex`` and ``.html`` under ``tables/``):
 - kind ``dataset``, per method: ``figure3_<f>_<p>``, ``figure7_<f>_<p>``, ``figure11_<f>_<p>``,
   ``table3_<f>_<p>``, ``table7_<f>_<p>`` (dataset pairs, if >= 2 datasets); ``table9_<f>`` (>= 2 methods).
 - kind ``tradeoff``: ``figure13_<f>`` and its data ``tables/figure13_<f>``.
+- kinds ``iterative`` and ``structured`` (Appendix H): ``tables/table12_<f>`` / ``tables/table13_<f>``
+  (accuracy, α and the 99% CI of E[α] per LTH level / structured ratio) and ``figures/accuracy_alpha_<f>``.
 - every study: ``tables/alpha_ci``, ``tables/table10`` (dense accuracy), ``tables/table11`` (recall
   variance).
 - beyond α, kinds ``method``, ``model``, ``dataset``: ``tables/pie_<f>``, ``tables/class_tests_<f>``,

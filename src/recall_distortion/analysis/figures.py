@@ -88,7 +88,7 @@ def _cis(alpha: pd.DataFrame, family: dict, method: str | None, share: float) ->
 
 def _what(family: dict, method: str | None) -> str:
     """'within each P' / 'within each M for P = MP' (the paper's caption wording)."""
-    sym = {"method": "P", "model": "M", "dataset": "D", "tradeoff": "P"}[family["kind"]]
+    sym = {"method": "P", "model": "M", "dataset": "D"}.get(family["kind"], "P")
     text = f"within each {sym}"
     if method is not None:
         text += f" for P = {layout.method_label(method)}"
@@ -108,7 +108,7 @@ def figure_size(kind: str, family: dict, method: str | None) -> tuple[float, flo
         return max(5.0, 2.2 + 1.9 * min(n, 5)), 0.6 + 2.8 * rows
     if kind == "scatter":
         return max(5.0, 1.0 + 2.3 * n), 1.4 + 2.0 * len(family["ratios"])
-    if kind == "tradeoff":
+    if kind in ("tradeoff", "modern"):
         return max(5.0, 1.0 + 2.8 * n), 5.8
     raise ValueError(f"unknown figure kind {kind!r}")
 
@@ -382,8 +382,12 @@ def tradeoff_points(alpha: pd.DataFrame, family: dict, *, max_collapsed_share: f
     return pd.concat([accuracy[columns], intensification[columns]], ignore_index=True)
 
 
-def tradeoff_plot(alpha: pd.DataFrame, family: dict, number: int | None = 13, *, max_collapsed_share: float):
+def tradeoff_plot(alpha: pd.DataFrame, family: dict, number: int | None = 13, *, max_collapsed_share: float,
+                  log_ratio: bool = False):
     """Figure 13 (Appendix E): mean accuracy and mean α with standard errors vs pruning ratio.
+
+    Also the figure of an Appendix H family (Tables 12 and 13 drawn), with ``log_ratio``: the ratio axis
+    on a log scale, where LTH's levels (1.25^ℓ) are evenly spaced.
 
     Ratio 1 is the model before pruning (its accuracy; α = 1). Per group two stacked panels share the
     ratio axis: accuracy (blue) on top, α (orange) below; each y axis is centred on its reference (the
@@ -404,7 +408,9 @@ def tradeoff_plot(alpha: pd.DataFrame, family: dict, number: int | None = 13, *,
         labs,
         scale_colour_manual,
         scale_x_continuous,
+        scale_x_log10,
         theme,
+        element_text,
     )
 
     data = tradeoff_points(alpha, family, max_collapsed_share=max_collapsed_share)
@@ -427,6 +433,8 @@ def tradeoff_plot(alpha: pd.DataFrame, family: dict, number: int | None = 13, *,
     ratios = [1.0] + layout.sorted_ratios(family)
     what = "Mean accuracy (top) and mean α (bottom) ± standard error vs pruning ratio; dashed: accuracy before "
     what += "pruning / α = 1"
+    if log_ratio:
+        what = f"Table {layout.MODERN_TABLE_NUMBERS[family['kind']]} drawn (Appendix H). {what}; log ratio axis"
     marked = data[data["collapsed"]]
     if not marked.empty:
         what += f"; grey {COLLAPSED_MARK}: collapsed cell"
@@ -434,16 +442,19 @@ def tradeoff_plot(alpha: pd.DataFrame, family: dict, number: int | None = 13, *,
         ggplot(data, aes("ratio", "mean", colour="panel"))
         + geom_blank(data=bounds, mapping=aes("ratio", "mean"), inherit_aes=False)
         + geom_hline(data=centres, mapping=aes(yintercept="centre"), linetype="dashed", colour="grey")
-        + geom_errorbar(aes(ymin="mean - se", ymax="mean + se"), width=0.15)
+        + geom_errorbar(aes(ymin="mean - se", ymax="mean + se"), width=0.03 if log_ratio else 0.15)  # log10 units
         + geom_line()
         + geom_point(size=1.5)
         + geom_point(data=marked, size=2.5, colour=COLLAPSED_COLOUR)
-        + geom_text(data=marked, label=COLLAPSED_MARK, colour="black", size=9, nudge_x=0.6, va="bottom")
+        + geom_text(data=marked, label=COLLAPSED_MARK, colour="black", size=9, nudge_x=0.02 if log_ratio else 0.6,
+                    va="bottom")
         + facet_wrap("facet", ncol=len(labels), scales="free_y")
         + scale_colour_manual(values=dict(zip(PANELS, (ACCURACY_COLOUR, ALPHA_COLOUR))))
-        + scale_x_continuous(breaks=ratios, labels=[ratio_label(r) for r in ratios])
+        + (scale_x_log10 if log_ratio else scale_x_continuous)(
+            breaks=ratios, labels=[ratio_label(round(r, 2)) for r in ratios])
         + labs(x="pruning ratio t (1 = before pruning)", y="", colour="")
         + labs(title=_title(number, what, "tradeoff", family, None))
+        + theme(axis_text_x=element_text(rotation=90 if len(ratios) > 8 else 0))
         + _theme()
         + theme(legend_position="bottom")
     )
@@ -475,6 +486,8 @@ def draw(output: Output, alpha: pd.DataFrame, recall: pd.DataFrame, family: dict
         return scatter_matrix(recall, alpha, family, output.method, output.number, **share)
     if output.kind == "tradeoff":
         return tradeoff_plot(alpha, family, output.number, **share)
+    if output.kind == "modern":
+        return tradeoff_plot(alpha, family, output.number, **share, log_ratio=True)
     raise ValueError(f"{output.stem}: unknown figure kind {output.kind!r}")
 
 

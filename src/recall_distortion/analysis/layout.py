@@ -10,14 +10,16 @@ A family (config ``families``, paper section 6) is a dict ``{name, kind, experim
 ratios, comparisons?}``; its *groups* are the (dataset, model, method) triples experiments x methods,
 and its *cells* are groups x ratios. The mapping of kinds to the paper's tables and figures:
 
-======== ================================= ================================================
-kind     figures                           tables
-======== ================================= ================================================
-method   1 (boxplots), 5 (scatter), 9 (CI) 4 (ratio tests), 8 (method pairs, per ratio)
-model    per method: 2/6/10 (4/8/12 = UP)  per method: 1/5 (2/6 = UP); 9 if >= 2 methods
-dataset  per method: 3, 7, 11              per method: 3 (ratio tests), 7; 9 if >= 2 methods
-tradeoff 13 (accuracy and alpha vs ratio)  data of Figure 13
-======== ================================= ================================================
+========== ================================= ================================================
+kind       figures                           tables
+========== ================================= ================================================
+method     1 (boxplots), 5 (scatter), 9 (CI) 4 (ratio tests), 8 (method pairs, per ratio)
+model      per method: 2/6/10 (4/8/12 = UP)  per method: 1/5 (2/6 = UP); 9 if >= 2 methods
+dataset    per method: 3, 7, 11              per method: 3 (ratio tests), 7; 9 if >= 2 methods
+tradeoff   13 (accuracy and alpha vs ratio)  data of Figure 13
+iterative  accuracy and alpha vs ratio       12 (LTH: accuracy, α, 99% CI per level, Appendix H)
+structured accuracy and alpha vs ratio       13 (CHIP/L1: the same per ratio, achieved ratio too)
+========== ================================= ================================================
 
 Beyond α (:func:`forgetting_plan`), every family of kind method, model or dataset also gets the tables
 ``pie_<f>``, ``class_tests_<f>``, ``absorption_<f>``, ``disparity_<f>`` and the figures
@@ -41,6 +43,8 @@ _MODEL_NUMBERS = {
     None: {"boxplot": 2, "scatter": 6, "ci_plot": 10, "ratio_tests": 1, "between_tests": 5},
 }
 _DATASET_NUMBERS = {"boxplot": 3, "scatter": 7, "ci_plot": 11, "ratio_tests": 3, "between_tests": 7}
+# Appendix H: Table 12 (LTH, kind iterative) and Table 13 (CHIP, kind structured).
+MODERN_TABLE_NUMBERS = {"iterative": 12, "structured": 13}
 _METHOD_NUMBERS = {"boxplot": 1, "scatter": 5, "ci_plot": 9, "ratio_tests": 4, "method_pairs": 8}
 
 # Report captions (workflow/report/<caption>) per output kind.
@@ -52,11 +56,13 @@ CAPTIONS = {
     "dense_accuracy": "dense_accuracy.rst",
     "recall_variance": "recall_variance.rst",
     "tradeoff_table": "tradeoff_table.rst",
+    "modern_table": "modern_table.rst",
     # one caption for every figure, chosen inside by the job's params.figure.kind (Jinja)
     "boxplot": "figures.rst",
     "scatter": "figures.rst",
     "ci_plot": "figures.rst",
     "tradeoff": "figures.rst",
+    "modern": "figures.rst",
     "summary": "summary.rst",
     # beyond α: what pruning forgets (recall_distortion.analysis.forgetting)
     "pie_table": "pie.rst",
@@ -150,7 +156,7 @@ class Output:
         return CAPTIONS[self.kind]
 
 
-FIGURE_KINDS = frozenset({"boxplot", "scatter", "ci_plot", "tradeoff"}) | {"pie_images", "confusion_map", "recall_change"}
+FIGURE_KINDS = frozenset({"boxplot", "scatter", "ci_plot", "tradeoff", "modern"}) | {"pie_images", "confusion_map", "recall_change"}
 # Family kinds whose cells the forgetting analyses (PIE, class tests, confusion, disparity) cover.
 FORGETTING_FAMILY_KINDS = ("method", "model", "dataset")
 
@@ -287,6 +293,10 @@ def family_plan(family: dict) -> tuple[list[Output], list[Output], list[str]]:
     elif kind == "tradeoff":
         figures.append(Output(f"figure13_{name}", "tradeoff", 13, name))
         tables.append(Output(f"figure13_{name}", "tradeoff_table", 13, name))
+    elif kind in MODERN_TABLE_NUMBERS:
+        number = MODERN_TABLE_NUMBERS[kind]
+        figures.append(Output(f"accuracy_alpha_{name}", "modern", None, name))
+        tables.append(Output(f"table{number}_{name}", "modern_table", number, name))
     else:
         raise ValueError(f"family '{name}': unknown kind {kind!r}")
     return tables, figures, notes

@@ -321,6 +321,50 @@ def _ratio_trend(alpha, families, share: float) -> list[str]:
     return lines
 
 
+def intensification_onset(series: pd.DataFrame) -> float | None:
+    """The lowest ratio from which every judged (not collapsed) cell of a series up to its highest ratio
+    has its 99% CI of E[α] above 1 (mark ``>``); None when the highest judged cell's CI does not. Collapsed
+    cells are skipped, never counted for or against (``series``: alpha_ci rows, one series)."""
+    judged = series[~series["collapsed"]].sort_values("ratio")
+    onset = None
+    for row in judged[::-1].itertuples():
+        if row.mark != ">":
+            break
+        onset = float(row.ratio)
+    return onset
+
+
+def _modern_methods(families, ci: pd.DataFrame) -> list[str]:
+    """Appendix H: does intensification (E[α] > 1) appear past some ratio with LTH and channel pruning?"""
+    modern = [f for f in families if f["kind"] in layout.MODERN_TABLE_NUMBERS]
+    if not modern:
+        return []
+    lines = ["### Modern pruning methods: intensification past a ratio (Appendix H, Tables 12 and 13)", ""]
+    lines.append(
+        "Rule: from some ratio on, every judged ratio of the series up to its highest has its 99% CI of E[α] above 1, "
+        "as Appendix H found for LTH (from level 12, t = 14.55) and CHIP (t = 19.11). Collapsed cells are not judged."
+    )
+    lines.append("")
+    for family in modern:
+        for g in layout.groups(family):
+            own = {layout.ratio_key(r) for r in family["ratios"]}
+            series = cells.rows(ci, *g.key)
+            series = series[[layout.ratio_key(r) in own for r in series["ratio"]]]
+            onset = intensification_onset(series)
+            fallen = int(series["collapsed"].sum())
+            marks = ", ".join(f"{ratio_label(round(r.ratio, 2))}{r.mark or '·'}{COLLAPSED_MARK if r.collapsed else ''}"
+                              for r in series.sort_values("ratio").itertuples())
+            tail = f"; {_plural(fallen, 'ratio')} not judged: collapsed" if fallen else ""
+            if len(series) == fallen:
+                verdict = "**Cannot be judged** (every ratio collapsed)"
+            elif onset is None:
+                verdict = "**Does not hold**: the CI at the highest judged ratio does not lie above 1"
+            else:
+                verdict = f"**Holds** from t = {ratio_label(round(onset, 2))} on"
+            lines.append(f"- {family['name']}, {_cell(*g.key)}: {verdict}{tail} (marks by ratio: {marks})")
+    return lines + [""]
+
+
 def _recall_variance(alpha, families, ci: pd.DataFrame) -> list[str]:
     rv = tables.recall_variance_table(alpha, layout.study_cells(families))
     after = rv[rv["stage"] == "after"].reset_index(drop=True)
@@ -429,6 +473,7 @@ def build_summary(alpha: pd.DataFrame, families: list[dict], title: str | None =
     lines += ["## Further results", ""]
     lines += _ratio_trend(alpha, families, share) + [""]
     lines += _recall_variance(alpha, families, ci) + [""]
+    lines += _modern_methods(families, ci)
     lines += (beyond + [""]) if beyond else []
     lines += ["## Tables and figures not produced", ""]
     lines += [f"- {n}" for n in plan.notes] if plan.notes else ["Every table and figure of the families was produced."]

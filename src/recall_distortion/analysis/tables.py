@@ -13,6 +13,8 @@ Long data of each kind of table:
 - :func:`dense_accuracy`   Table 10: mean accuracy before pruning (Appendix D)
 - :func:`recall_variance_table`  Table 11: mean recall variance before / after pruning (Appendix F)
 - :func:`tradeoff_data`    data of Figure 13: mean accuracy and α with standard errors (Appendix E)
+- :func:`modern_data`      Tables 12 and 13: mean accuracy and α with the 99% CI of E[α] per LTH level
+                           or structured ratio, and the achieved ratio (Appendix H)
 
 Every number keeps every model. A cell whose models collapsed (:mod:`recall_distortion.collapse`, config
 ``collapse``) is marked :data:`.cells.COLLAPSED_MARK` after its value in the display (alpha_ci, Tables 10
@@ -35,7 +37,7 @@ from recall_distortion.analysis import cells, hypotheses, layout, render, stats
 from recall_distortion.analysis.cells import COLLAPSED_MARK
 from recall_distortion.analysis.layout import Output, dataset_label, method_label, model_label, ratio_label
 from recall_distortion.atomic import write_text
-from recall_distortion.columns import SERIES_KEY
+from recall_distortion.columns import DENSE, DENSE_KEY, MODEL_KEY, SERIES_KEY
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,49 @@ def tradeoff_data(alpha: pd.DataFrame, family: dict, *, max_collapsed_share: flo
     return pd.DataFrame(out, columns=TRADEOFF_COLUMNS)
 
 
+MODERN_COLUMNS = SERIES_KEY + ["label", "level", "ratio", "achieved_ratio", "n", "accuracy_mean", "alpha_mean",
+                                "ci_low", "ci_high", "mark", "n_nan", "n_collapsed", "collapsed"]
+
+
+def achieved_ratios(recall: pd.DataFrame) -> pd.DataFrame:
+    """Achieved pruning ratio of every pruned model (section 4): its dense model's parameters / its nonzero
+    parameters. Structured pruning removes parameters, one-shot and LTH pruning zero them; both count here.
+    Columns: MODEL_KEY + ["achieved_ratio"]."""
+    models = recall.drop_duplicates(MODEL_KEY)[MODEL_KEY + ["params_total", "params_nonzero"]]
+    dense = models[models["method"] == DENSE][DENSE_KEY + ["params_total"]].rename(columns={"params_total": "dense"})
+    pruned = models[models["method"] != DENSE].merge(dense, on=DENSE_KEY, how="left")
+    return pruned.assign(achieved_ratio=pruned["dense"] / pruned["params_nonzero"])[MODEL_KEY + ["achieved_ratio"]]
+
+
+def modern_data(alpha: pd.DataFrame, recall: pd.DataFrame, family: dict, *, max_collapsed_share: float) -> pd.DataFrame:
+    """Tables 12 and 13 (Appendix H): per group and ratio, mean accuracy, mean α, its 99% CI and mark.
+
+    Columns :data:`MODERN_COLUMNS`; first row of each group: the dense model (level 0, ratio 1, α
+    undefined: the paper's "–"). ``level``: the LTH level (kind iterative; ratio = level_ratio(level)),
+    else NaN. ``ratio``: the family's ratio (for kind structured its label, ``proportions_for``);
+    ``achieved_ratio``: mean over models of :func:`achieved_ratios`. Statistics from :func:`.cells.alpha_ci`.
+    """
+    dense_accuracy = cells.per_seed(alpha, "accuracy_dense")
+    ratios = layout.sorted_ratios(family)
+    family_cells = [(*g.key, r) for g in layout.groups(family) for r in ratios]
+    ci = cells.alpha_ci(alpha, family_cells, max_collapsed_share=max_collapsed_share)
+    achieved = achieved_ratios(recall)
+    iterative = family["kind"] == "iterative"
+    out = []
+    for g in layout.groups(family):
+        dense = cells.rows(dense_accuracy, *g.key)["accuracy_dense"].dropna()
+        out.append([*g.key, g.label, 0 if iterative else np.nan, 1.0, 1.0, int(dense.size), float(dense.mean()),
+                    np.nan, np.nan, np.nan, "", 0, 0, False])
+        for level, ratio in enumerate(ratios, start=1):
+            row = cells.rows(ci, *g.key, ratio).iloc[0]
+            models = cells.rows(achieved, *g.key, ratio)["achieved_ratio"]
+            out.append([*g.key, g.label, level if iterative else np.nan, float(ratio), float(models.mean()),
+                        int(row["n"]), float(row["accuracy_mean"]), float(row["mean"]), float(row["ci_low"]),
+                        float(row["ci_high"]), row["mark"], int(row["n_nan"]), int(row["n_collapsed"]),
+                        bool(row["collapsed"])])
+    return pd.DataFrame(out, columns=MODERN_COLUMNS)
+
+
 # --------------------------------------------------------------------------------------------------
 # Paper-style tables
 
@@ -190,6 +235,8 @@ def _dimension(family: dict) -> tuple[str, str]:
         "dataset": ("D", "dataset"),
         "method": ("P", "pruning algorithm"),
         "tradeoff": ("P", "setting"),
+        "iterative": ("P", "pruning algorithm"),
+        "structured": ("P", "pruning algorithm"),
     }[family["kind"]]
 
 
@@ -466,6 +513,41 @@ def _tradeoff_table(out: Output, alpha, family, share: float) -> Table:
     return Table(out, title, title_tex, data, display, notes, number_label="Data of Figure 13")
 
 
+def _modern_table(out: Output, alpha, family, share: float, recall: pd.DataFrame) -> Table:
+    data = modern_data(alpha, recall, family, max_collapsed_share=share)
+    iterative = family["kind"] == "iterative"
+    dense = data["ratio"] == 1.0
+    columns = {
+        "Pruning ratio": [ratio_label(round(r, 2)) for r in data["ratio"]],
+        "Achieved ratio": [f"{r:.2f}" for r in data["achieved_ratio"]],
+        "Accuracy": [_fmt(a) for a in data["accuracy_mean"]],
+        "Intensification": ["–" if d else _marked(_fmt(a), c) for a, c, d in zip(data["alpha_mean"], data["collapsed"], dense)],
+        "99% CI of E[α]": ["" if d else f"[{_fmt(lo)}, {_fmt(hi)}]" for lo, hi, d in zip(data["ci_low"], data["ci_high"], dense)],
+        "Mark": ["" if d else (m or "n/a") for m, d in zip(data["mark"], dense)],
+        "n": [str(v) for v in data["n"]],
+    }
+    if iterative:
+        columns.pop("Achieved ratio")  # level_ratio to one weight (iterative.next_level_masks); kept in the CSV
+    first = [str(int(v)) for v in data["level"]] if iterative else list(columns.pop("Pruning ratio"))
+    labels = list(dict.fromkeys(data["label"]))
+    if len(labels) > 1:
+        first = [f"{label}: {value}" for label, value in zip(data["label"], first)]
+    display = pd.DataFrame(columns, index=pd.Index(first, name="Level" if iterative else "Pruning ratio"))
+    notes = ["Ratio 1 (level 0): the dense model; its intensification is undefined (–).",
+             "Marks: < 99% CI of E[α] below 1 (de-intensification), > above 1 (intensification), ? overlaps 1."]
+    if not iterative:
+        notes.append("Pruning ratio: the family's label (1.75 and 3.33: CHIP's ResNet-56 settings on the inner "
+                     "convolutions; other labels: the 3.33 setting scaled to reach at least the label); achieved "
+                     "ratio: dense parameters / pruned parameters, mean over models.")
+    if data["collapsed"].any():
+        notes.append(f"{_collapse_rule(share)} Counts: alpha_ci.")
+    what = ("each level and corresponding pruning ratio when using the LTH method (iterative magnitude pruning "
+            "with rewinding)" if iterative else "each pruning ratio when using structured channel pruning")
+    context, _ = _context({**family, "kind": "method"}, None)
+    title = f"Results for accuracy and intensification at {what}{context} (Appendix H)."
+    return _numbered(out, title, render.tex_escape(title), data, display, notes)
+
+
 def build_table(
     output: Output, alpha: pd.DataFrame, families: list[dict], recall: pd.DataFrame | None = None,
     analysis: dict | None = None, *, max_collapsed_share: float,
@@ -487,6 +569,10 @@ def build_table(
     }
     if output.kind in builders:
         return builders[output.kind](output, alpha, family, max_collapsed_share)
+    if output.kind == "modern_table":
+        if recall is None:
+            raise ValueError(f"{output.stem} needs the recall table (achieved ratios)")
+        return _modern_table(output, alpha, family, max_collapsed_share, recall)
     study_builders = {
         "alpha_ci": _alpha_ci_table,
         "dense_accuracy": _dense_accuracy_table,

@@ -13,6 +13,7 @@ from recall_distortion.device import claim_device
 from recall_distortion.evaluation import compact_predictions, evaluate_with_predictions, prediction_rows, recall_rows
 from recall_distortion.columns import DENSE
 from recall_distortion.stages.files import load_checkpoint, load_splits_as_tensors, new_model
+from recall_distortion.structured import remove_channels
 
 
 def evaluate(
@@ -22,7 +23,9 @@ def evaluate(
     with ``predictions_output``, also its predictions table (one row per model and test example).
 
     Each fine-tuned checkpoint is labelled with the method it stores, which must also be the name of
-    its folder (``<group>/<method>/finetuned.pt``); dataset, model and input size must be the job's.
+    its folder (``<group>/<method>/finetuned.pt``; Appendix H's ``<group>/lth/level<ℓ>.pt`` and
+    ``<group>/<criterion>/structured.pt`` too); dataset, model and input size must be the job's. An entry
+    with ``removed`` channels (structured pruning) is evaluated on the smaller model rebuilt from them.
     """
     num_classes = DATASETS[dataset].num_classes
     expected = dict(dataset=dataset, model=model, input_size=input_size)
@@ -36,8 +39,9 @@ def evaluate(
         net = new_model(dataset, model, input_size, device)
         for method, per_ratio, seed in checkpoints:
             for ratio, entry in per_ratio.items():
-                net.load_state_dict(entry["state"])
-                table, predicted = evaluate_with_predictions(net, x, y, num_classes)
+                evaluated = net if "removed" not in entry else remove_channels(net, entry["removed"], x)
+                evaluated.load_state_dict(entry["state"])
+                table, predicted = evaluate_with_predictions(evaluated, x, y, num_classes)
                 key = dict(dataset=dataset, model=model, method=method, seed=seed, ratio=float(ratio))
                 tables.append(recall_rows(table, **key))
                 predictions.append(prediction_rows(predicted, **key))
