@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recall_distortion.analysis import expected_outputs
-from recall_distortion.analysis.layout import analysis_plan
+from recall_distortion.analysis.layout import analysis_plan, dataset_label, model_label
 
 
 def _fam(name, kind, exps, methods, ratios=(2, 4, 10), **kw):
@@ -65,3 +65,9 @@ def test_families_of_kind_method_model_dataset_get_the_outputs_beyond_alpha(fami
     out = expected_outputs(families, "results/s")
     assert {"results/s/tables/pie_methods.tex", "results/s/figures/confusion_tasks.pdf"} <= set(out["forgetting"])
     assert not any("tradeoff" in f for f in out["forgetting"])
+
+
+def test_display_names_follow_the_papers_spelling():
+    assert [model_label(m) for m in ("lenet5", "lenet300100", "resnet56", "mlp")] == [
+        "LeNet5", "LeNet-300-100", "ResNet-56", "mlp"]
+    assert [dataset_label(d) for d in ("cifar10", "fashion_mnist", "digits")] == ["CIFAR-10", "Fashion", "Digits"]

@@ -82,7 +82,7 @@ _DATASET_LABELS = {
     "cifar100": "CIFAR-100",
     "digits": "Digits",
 }
-_MODEL_LABELS = {"lenet5": "LeNet5"}
+_MODEL_LABELS = {"lenet5": "LeNet5", "lenet300100": "LeNet-300-100"}
 
 
 def dataset_label(name: str) -> str:
