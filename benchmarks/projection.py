@@ -3,7 +3,9 @@
 What a study costs is its SGD work (section 6.1): per (dataset, model) experiment, `seeds` dense
 trainings of the model's train epochs, and for every seed one fine-tune of the finetune epochs per
 pruned model, one per (method, ratio) of the plan (`recall_distortion.config.experiments`, which
-already counts a model shared by several families once). An epoch passes over the training split
+already counts a model shared by several families once), plus Appendix H's families: every level of
+an LTH chain is one training of the chain's epochs for each of its seeds, and every (criterion, ratio)
+of a structured family one fine-tune for each of its seeds. An epoch passes over the training split
 left after the validation hold-out, so a seed-epoch of model m on dataset d costs
 
     fit_images(d) * seconds_per_image(m)
@@ -13,7 +15,9 @@ hold-out (benchmarks/gpu_check.py). With `multi_seed: vmap` the seeds of a job t
 groups of `seeds_per_job`; a shorter last group (30 seeds in groups of 8: 8, 8, 8, 6) is charged as
 a full one, an upper bound, since a vmap step over fewer seeds is not slower than over more.
 Not counted: job start-up (about 2 s a job, benchmarks/run.py), pruning scores and evaluation
-(forward passes only), and the masking in fine-tuning (element-wise, next to the convolutions).
+(forward passes only), the masking in fine-tuning (element-wise, next to the convolutions), the
+replay to an LTH rewind point (a few epochs once per seed), and that a channel-pruned model is smaller
+(it is charged at the dense model's rate, an upper bound).
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ VMAP = "vmap"
 @dataclass(frozen=True)
 class Workload:
     """The SGD work of one (dataset, model) experiment: per seed, `dense_epochs` epochs of the dense
-    model and `finetune_runs` fine-tunes of `finetune_epochs` epochs, each over `images` images."""
+    model and `finetune_runs` fine-tunes of `finetune_epochs` epochs, each over `images` images; for the
+    first `lth_seeds` seeds, `lth_epochs` epochs of LTH levels in all; for the first `structured_seeds`,
+    `structured_runs` fine-tunes of `finetune_epochs` epochs of channel-pruned models (Appendix H)."""
 
     dataset: str
     model: str
@@ -39,6 +45,10 @@ class Workload:
     dense_epochs: int
     finetune_runs: int
     finetune_epochs: int
+    lth_seeds: int = 0
+    lth_epochs: int = 0
+    structured_seeds: int = 0
+    structured_runs: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,8 @@ class Setting:
 
 @dataclass(frozen=True)
 class Projection:
-    """Hours of one setting: dense and fine-tune totals, hours per model, and the models without a
+    """Hours of one setting: dense totals and after-pruning totals (fine-tunes and LTH levels), hours
+    per model, and the models without a
     rate (their experiments are left out of the totals) or with a rate fitted from other depths."""
 
     setting: Setting
@@ -91,12 +102,22 @@ def workloads(config: Mapping) -> list[Workload]:
         if spec.train_size is None:
             raise ValueError(f"dataset {experiment.dataset!r} has no train_size in the registry: cannot project its cost")
         hparams = config["models"][experiment.model]
+        chain = experiment.iterative
+        if chain is not None:
+            level_hparams = chain["hparams"] or hparams["train"]
+            lth = {"lth_seeds": chain["seeds"] or int(config["seeds"]),
+                   "lth_epochs": chain["levels"] * int(level_hparams["epochs"])}
+        else:
+            lth = {}
+        channel = experiment.structured.values()
+        structured = {"structured_seeds": max([o["seeds"] or int(config["seeds"]) for o in channel], default=0),
+                      "structured_runs": sum(len(o["ratios"]) for o in channel)}
         out.append(Workload(
             dataset=experiment.dataset, model=experiment.model,
             images=fit_images(spec.train_size, config["datasets"][experiment.dataset]["val_fraction"]),
             seeds=int(config["seeds"]), dense_epochs=int(hparams["train"]["epochs"]),
             finetune_runs=sum(len(ratios) for ratios in experiment.ratios.values()),
-            finetune_epochs=int(hparams["finetune"]["epochs"])))
+            finetune_epochs=int(hparams["finetune"]["epochs"]), **lth, **structured))
     return out
 
 
@@ -148,6 +169,10 @@ def project(plan: Sequence[Workload], measured: Mapping[str, float], setting: Se
         seeds = charged_seeds(work.seeds, group)
         d = seeds * work.dense_epochs * per_seed_epoch
         f = seeds * work.finetune_runs * work.finetune_epochs * per_seed_epoch
+        if work.lth_seeds:
+            f += charged_seeds(work.lth_seeds, group) * work.lth_epochs * per_seed_epoch
+        if work.structured_seeds:
+            f += charged_seeds(work.structured_seeds, group) * work.structured_runs * work.finetune_epochs * per_seed_epoch
         dense, finetune = dense + d, finetune + f
         by_model[work.model] = by_model.get(work.model, 0.0) + d + f
     unique = lambda names: tuple(dict.fromkeys(names))  # noqa: E731  (first-seen order, once each)

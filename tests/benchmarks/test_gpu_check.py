@@ -59,10 +59,10 @@ TWO = {  # two experiments, 3 seeds
     "datasets": {"mnist": {"val_fraction": 0.1}, "cifar10": {"val_fraction": 0.1}},
     "models": {"lenet5": {"train": {"epochs": 2}, "finetune": {"epochs": 1}},
                "resnet20": {"train": {"epochs": 4}, "finetune": {"epochs": 2}}},
-    "families": [{"name": "a", "experiments": [{"dataset": "mnist", "model": "lenet5"}], "methods": ["mp"],
-                  "ratios": [2, 4]},
-                 {"name": "b", "experiments": [{"dataset": "cifar10", "model": "resnet20"}], "methods": ["mp", "up"],
-                  "ratios": [2]}],
+    "families": [{"name": "a", "kind": "method", "experiments": [{"dataset": "mnist", "model": "lenet5"}],
+                  "methods": ["mp"], "ratios": [2, 4]},
+                 {"name": "b", "kind": "method", "experiments": [{"dataset": "cifar10", "model": "resnet20"}],
+                  "methods": ["mp", "up"], "ratios": [2]}],
 }
 RATES = {"lenet5": 1e-5, "resnet20": 1e-4}  # seconds per image per seed
 
@@ -87,6 +87,25 @@ def test_projection_of_two_experiments_by_hand():
     # a model without a rate is left out and named
     only = pj.project(plan, {"resnet20": 1e-4}, pj.Setting(pj.SEQUENTIAL, 1))
     assert only.missing == ("lenet5",) and only.hours == pytest.approx(108 / 3600)
+
+
+def test_projection_counts_appendix_h_families_by_hand():
+    """An LTH chain (3 levels of the model's 4 train epochs, 2 seeds) and two CHIP ratios (2 fine-tunes
+    of 2 epochs, 2 seeds) on the ResNet-20 of TWO add 2*3*4 + 2*2*2 = 32 seed-epochs of 45,000 images
+    at 1e-4 s = 144 s of training after pruning."""
+    resnet = {"dataset": "cifar10", "model": "resnet20"}
+    config = {**TWO, "families": TWO["families"] + [
+        {"name": "lth", "kind": "iterative", "experiments": [resnet], "levels": 3, "rate": 0.2,
+         "rewind": {"steps": 0}, "hparams": None, "seeds": 2},
+        {"name": "chip", "kind": "structured", "experiments": [resnet], "methods": ["chip"], "ratios": [1.75, 3.33],
+         "score_batches": 5, "score_batch_size": 128, "seeds": 2}]}
+    base = pj.project(pj.workloads(TWO), RATES, pj.Setting(pj.SEQUENTIAL, 1))
+    with_h = pj.project(pj.workloads(config), RATES, pj.Setting(pj.SEQUENTIAL, 1))
+    assert with_h.dense_hours == pytest.approx(base.dense_hours)
+    assert with_h.finetune_hours - base.finetune_hours == pytest.approx(144 / 3600)
+    # vmap in groups of 4: each 2-seed Appendix H family is charged 4 seeds, the 3-seed study 4
+    v4 = pj.project(pj.workloads(config), RATES, pj.Setting(pj.VMAP, 4))
+    assert v4.hours == pytest.approx((114.48 * 4 / 3 + 2 * 144) / 3600)
 
 
 def test_charged_seeds():
