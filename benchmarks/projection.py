@@ -67,8 +67,8 @@ class Setting:
 @dataclass(frozen=True)
 class Projection:
     """Hours of one setting: dense totals and after-pruning totals (fine-tunes and LTH levels), hours
-    per model, and the models without a
-    rate (their experiments are left out of the totals) or with a rate fitted from other depths."""
+    per model, and the models without a rate (their experiments are left out of the totals) or with a
+    rate fitted from other depths."""
 
     setting: Setting
     dense_hours: float
