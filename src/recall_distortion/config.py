@@ -153,6 +153,11 @@ def check_study(config: dict) -> None:
                 for dataset in pair:
                     if dataset not in listed:
                         raise ConfigError(f"{where}.comparisons: {dataset!r} is not among the family's datasets {sorted(listed)}")
+    for plan in experiments(config):  # every model's rows are keyed by method name (columns.MODEL_KEY)
+        shared = set(plan.methods) & (set(plan.structured) | ({"lth"} if plan.iterative else set()))
+        if shared:
+            raise ConfigError(f"{plan.dataset}/{plan.model}: {sorted(shared)} named both a one-shot method and an "
+                              "Appendix H method; their models would share rows in recall.parquet")
 
 
 def input_size(config: dict, dataset: str) -> int:

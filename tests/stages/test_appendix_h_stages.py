@@ -101,6 +101,25 @@ def test_unknown_channel_criterion_lists_the_registered_ones():
         check_config(config)
 
 
+def test_one_shot_method_named_like_a_criterion_is_rejected():
+    """A user's one-shot method "l1" beside the l1 channel criterion would mix two kinds of model in the
+    same (method, ratio) rows."""
+    from recall_distortion.pruning import METHODS, magnitude_score, register_method
+
+    assert "l1" not in METHODS
+    register_method("l1", needs_gradient=False)(magnitude_score)
+    try:
+        config = config_with(
+            {"name": "oneshot", "kind": "method", "methods": ["l1"], "ratios": [2],
+             "experiments": [{"dataset": "digits", "model": "resnet20"}]},
+            {"name": "chip", "kind": "structured", "methods": ["l1"], "ratios": [2],
+             "experiments": [{"dataset": "digits", "model": "resnet20"}]})
+        with pytest.raises(ConfigError, match=r"digits/resnet20: \['l1'\] named both a one-shot method"):
+            check_config(config)
+    finally:
+        METHODS.pop("l1", None)
+
+
 def test_family_seeds_cannot_exceed_the_study():
     config = config_with({"name": "chip", "kind": "structured", "methods": ["l1"], "ratios": [2], "seeds": 3,
                           "experiments": [{"dataset": "digits", "model": "resnet20"}]})
